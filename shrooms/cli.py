@@ -1,0 +1,119 @@
+"""The `shrooms` command: tag audio, precompute collections, report scores, place songs, get data.
+
+Every failure the user can cause prints one line (`shrooms: error: …`) and exits non-zero; set
+SHROOMS_DEBUG=1 to see tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Callable
+
+from .audio import load_audio
+from .errors import AudioError, ShroomsError
+from .taggers import TAGGERS, available_taggers, download_weights, get_spec
+
+
+def model_keys(value: str) -> list[str]:
+    """`all` or a comma-separated list of tagger keys, validated."""
+    if value == "all":
+        return list(TAGGERS)
+    return [get_spec(k.strip()).key for k in value.split(",") if k.strip()]
+
+
+def top_tags(tags, names, n: int) -> list[tuple[str, float]]:
+    order = sorted(range(len(names)), key=lambda i: -float(tags[i]))[:n]
+    return [(names[i], float(tags[i])) for i in order]
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    """Top tags per file and model, or every tag as JSON."""
+    taggers, missing = available_taggers(model_keys(args.model))
+    results: dict[str, dict] = {}
+    failed = 0
+    for path in args.files:
+        try:
+            samples = load_audio(path)
+        except AudioError as exc:
+            print(f"shrooms: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        per_model: dict[str, dict] = {}
+        for key, tagger in taggers.items():
+            out = tagger.tag(samples)
+            per_model[key] = {"tags": {t: round(float(p), 6) for t, p in zip(tagger.spec.tags, out.tags)},
+                              "embedding_dim": int(out.embedding.shape[0])}
+        for key, why in missing.items():
+            per_model[key] = {"unavailable": why}
+        results[path] = per_model
+        if not args.json:
+            print_tags(path, per_model, args.top)
+    if args.json:
+        json.dump(results, sys.stdout, indent=2)
+        print()
+    return 1 if failed else 0
+
+
+def print_tags(path: str, per_model: dict[str, dict], n: int) -> None:
+    print(path)
+    for key, result in per_model.items():
+        name = TAGGERS[key].name
+        if "unavailable" in result:
+            print(f"  {name:<22} weights not available")
+            continue
+        tags = top_tags(list(result["tags"].values()), list(result["tags"]), n)
+        print(f"  {name:<22} " + ", ".join(f"{t.split('---')[-1]} {p:.2f}" for t, p in tags))
+
+
+def cmd_data_weights(args: argparse.Namespace) -> int:
+    """Download released weights into the cache."""
+    for key in model_keys(args.models):
+        path = download_weights(get_spec(key))
+        print(f"{key}: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shrooms", description="What have music auto-taggers learned?")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    tag = sub.add_parser("tag", help="tag audio files with the Jamendo taggers")
+    tag.add_argument("files", nargs="+", metavar="FILE")
+    tag.add_argument("--model", default="all", help="tagger key, comma-separated keys, or all")
+    tag.add_argument("--top", type=int, default=5, help="tags to show per model (default 5)")
+    tag.add_argument("--json", action="store_true", help="print every tag's probability as JSON")
+    tag.set_defaults(run=cmd_tag)
+
+    data = sub.add_parser("data", help="download weights and datasets")
+    data_sub = data.add_subparsers(dest="what", required=True)
+    weights = data_sub.add_parser("weights", help="download tagger weights from upstream")
+    weights.add_argument("models", nargs="?", default="fcn,musicnn,crnn", help="keys or all")
+    weights.set_defaults(run=cmd_data_weights)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run a sub-command, turning every error into one line on stderr."""
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except ShroomsError as exc:
+        print(f"shrooms: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("shrooms: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last resort: one line, not a traceback, unless debugging
+        if os.environ.get("SHROOMS_DEBUG"):
+            raise
+        print(f"shrooms: error: unexpected {type(exc).__name__}: {exc} (SHROOMS_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Resumable, atomic, checksummed HTTP downloads with a progress bar (weights and datasets)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .errors import ShroomsError
+
+CHUNK = 1 << 20
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in 1-MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(url: str, dest: Path, sha256: str | None = None, label: str | None = None,
+          timeout: float = 30.0) -> Path:
+    """Download `url` to `dest`: appends to `dest.part` (resuming a killed download with an HTTP Range
+    request), checks the sha256 where known, then renames into place so `dest` is never half written."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            if have and response.status != 206:  # server ignored the range: start over
+                have = 0
+            total = response.length + have if response.length is not None else None
+            with open(part, "ab" if have else "wb") as out, tqdm(
+                    total=total, initial=have, unit="B", unit_scale=True, desc=label or dest.name,
+                    disable=None) as bar:
+                for block in iter(lambda: response.read(CHUNK), b""):
+                    out.write(block)
+                    bar.update(len(block))
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # already complete
+            pass
+        else:
+            raise ShroomsError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ShroomsError(f"download of {url} failed: {reason} (offline? the partial file is kept "
+                           f"at {part} and the next try resumes it)") from None
+    if sha256 and sha256_of(part) != sha256:
+        part.unlink()
+        raise ShroomsError(f"download of {url} failed its sha256 check: the file was deleted, try again")
+    os.replace(part, dest)
+    return dest

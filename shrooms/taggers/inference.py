@@ -1,0 +1,84 @@
+"""Running a tagger on audio: batches of fixed-length chunks in, per-chunk tags and embeddings out,
+pooled to the track (tags: mean of chunk sigmoids; embedding: mean of chunk embeddings)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..audio import chunk
+from ..errors import WeightsUnavailable
+from .registry import TAGGERS, TaggerSpec, get_spec
+from .weights import load_model
+
+# Samples per forward pass: bounds memory while keeping batches big enough to be efficient.
+BATCH_SAMPLES = 2_000_000
+
+
+def default_device() -> torch.device:
+    """CUDA when a GPU is present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class TrackOutput:
+    """One track through one tagger: pooled and per-chunk results."""
+
+    tags: np.ndarray              # (50,) mean of chunk sigmoids
+    embedding: np.ndarray         # (D,) mean of chunk embeddings
+    chunk_tags: np.ndarray        # (n_chunks, 50)
+    chunk_embeddings: np.ndarray  # (n_chunks, D)
+
+
+class Tagger:
+    """A loaded tagger on a device."""
+
+    def __init__(self, spec: TaggerSpec, model: nn.Module, device: torch.device | None = None):
+        self.spec = spec
+        self.device = device or default_device()
+        self.model = model.to(self.device).eval()
+        self.batch_size = max(1, BATCH_SAMPLES // spec.input_length)
+
+    def predict_chunks(self, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n, input_length) float32 → (tags (n, 50), embeddings (n, D)), in batches."""
+        tags, embs = [], []
+        with torch.inference_mode():
+            for start in range(0, len(chunks), self.batch_size):
+                batch = torch.from_numpy(np.ascontiguousarray(chunks[start:start + self.batch_size]))
+                t, e = self.model(batch.to(self.device, torch.float32))
+                tags.append(t.float().cpu().numpy())
+                embs.append(e.float().cpu().numpy())
+        empty = np.zeros((0, len(self.spec.tags)), np.float32), np.zeros((0, self.spec.embedding_dim), np.float32)
+        return (np.concatenate(tags), np.concatenate(embs)) if tags else empty
+
+    def tag(self, samples: np.ndarray) -> TrackOutput:
+        """A whole 16-kHz mono track → pooled and per-chunk outputs."""
+        chunk_tags, chunk_embs = self.predict_chunks(chunk(samples, self.spec.input_length))
+        return pool(chunk_tags, chunk_embs)
+
+
+def pool(chunk_tags: np.ndarray, chunk_embeddings: np.ndarray) -> TrackOutput:
+    """Track-level results from chunk-level ones: the mean over chunks."""
+    return TrackOutput(chunk_tags.mean(axis=0), chunk_embeddings.mean(axis=0), chunk_tags, chunk_embeddings)
+
+
+@functools.lru_cache(maxsize=None)
+def load_tagger(key: str, device: str | None = None) -> Tagger:
+    """The tagger `key` with its released weights, loaded once per process (raises WeightsUnavailable)."""
+    spec = get_spec(key)
+    return Tagger(spec, load_model(spec), torch.device(device) if device else None)
+
+
+def available_taggers(keys: list[str] | None = None) -> tuple[dict[str, Tagger], dict[str, str]]:
+    """Load the taggers named (default: all): ({key: tagger}, {key: why it is unavailable})."""
+    loaded, missing = {}, {}
+    for key in keys or list(TAGGERS):
+        try:
+            loaded[key] = load_tagger(key)
+        except WeightsUnavailable as exc:
+            missing[key] = str(exc)
+    return loaded, missing

@@ -1,0 +1,90 @@
+"""The seven MTG-Jamendo taggers of Won et al. 2020: what each is, how long its input is, which layer is
+its embedding, and where its weights come from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import nn
+
+from ..errors import ShroomsError
+from .attention import CNNSA
+from .crnn import CRNN
+from .fcn import FCN
+from .hcnn import HarmonicCNN
+from .musicnn import Musicnn
+from .sample import SampleCNN
+from .se import SampleCNNSE
+
+WEIGHTS_BASE_URL = "https://github.com/minzwon/sota-music-tagging-models/raw/master/models"
+
+# The MTG-Jamendo top-50 tags in output order: alphabetical, as scikit-learn's LabelBinarizer sorted them.
+JAMENDO_TAGS: tuple[str, ...] = tuple(sorted(
+    [f"genre---{g}" for g in (
+        "alternative ambient atmospheric chillout classical dance downtempo easylistening electronic "
+        "experimental folk funk hiphop house indie instrumentalpop jazz lounge metal newage orchestral "
+        "pop popfolk poprock reggae rock soundtrack techno trance triphop world").split()]
+    + [f"instrument---{i}" for i in (
+        "acousticguitar bass computer drummachine drums electricguitar electricpiano guitar keyboard "
+        "piano strings synthesizer violin voice").split()]
+    + [f"mood/theme---{m}" for m in "emotional energetic film happy relaxing".split()]))
+
+
+@dataclass(frozen=True)
+class TaggerSpec:
+    """Everything shrooms knows about one tagger before loading it."""
+
+    key: str
+    name: str
+    paper: str
+    input_length: int  # samples at 16 kHz
+    embedding_dim: int
+    embedding_layer: str
+    build: Callable[[], nn.Module]
+    sha256: str | None = None  # of the released checkpoint, where known
+    tags: tuple[str, ...] = JAMENDO_TAGS
+
+    @property
+    def weights_path(self) -> str:
+        """Path of the checkpoint below a weights folder."""
+        return f"jamendo/{self.key}/best_model.pth"
+
+    @property
+    def weights_url(self) -> str:
+        return f"{WEIGHTS_BASE_URL}/{self.weights_path}"
+
+    @property
+    def seconds(self) -> float:
+        return self.input_length / 16000
+
+
+TAGGERS: dict[str, TaggerSpec] = {spec.key: spec for spec in [
+    TaggerSpec("fcn", "FCN", "Choi et al. 2016, Automatic tagging using deep convolutional neural networks",
+               464000, 64, "flattened output of layer5 (before dropout and dense)", FCN,
+               "7bce08a66dbc70d096b0a330f44b4cacd9aa25519b83489fbb98f2164a194e2b"),
+    TaggerSpec("musicnn", "Musicnn", "Pons et al. 2018, End-to-end learning for music audio tagging at scale",
+               48000, 200, "dense1 output (before bn and relu)", Musicnn,
+               "66280f4859376377c47f64313c7ac889a3201fdb06a01bf6e94ac6e619081bb5"),
+    TaggerSpec("crnn", "CRNN", "Choi et al. 2017, Convolutional recurrent neural networks for music "
+               "classification", 464000, 32, "last time step of the GRU output (before dropout and dense)",
+               CRNN, "0a558989c0793f488cb677d188464c91f47c007f7c70473230e55537ca598215"),
+    TaggerSpec("sample", "Sample-level CNN", "Lee et al. 2017, Sample-level deep convolutional neural "
+               "networks for music auto-tagging using raw waveforms", 59049, 512,
+               "output of layer11 squeezed (before dropout and dense)", SampleCNN),
+    TaggerSpec("se", "Sample-level CNN + SE", "Kim et al. 2018, Sample-level CNN architectures for music "
+               "auto-tagging using raw waveforms", 59049, 512, "dense1 output (before bn and relu)",
+               SampleCNNSE),
+    TaggerSpec("attention", "Self-attention CNN", "Won et al. 2019, Toward interpretable music tagging "
+               "with self-attention", 240000, 256, "BERT pooler output (before dropout and dense)", CNNSA),
+    TaggerSpec("hcnn", "Harmonic CNN", "Won et al. 2020, Data-driven harmonic filters for audio "
+               "representation learning", 80000, 256, "dense1 output (before bn and relu)", HarmonicCNN),
+]}
+
+
+def get_spec(key: str) -> TaggerSpec:
+    """The spec of tagger `key`, or a clear error listing the valid keys."""
+    try:
+        return TAGGERS[key]
+    except KeyError:
+        raise ShroomsError(f"unknown tagger {key!r}: choose one of {', '.join(TAGGERS)}") from None

@@ -1,0 +1,30 @@
+"""Sample-level CNN (Lee et al. 2017): 3^10 = 59,049 raw samples through eleven 1-D conv blocks."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .blocks import Conv1d
+
+# (in, out, kernel, stride, pooling) per layer, shared with the SE variant.
+SAMPLE_LAYERS = [(1, 128, 3, 3, 1), (128, 128, 3, 1, 3), (128, 128, 3, 1, 3), (128, 256, 3, 1, 3)] + \
+    [(256, 256, 3, 1, 3)] * 5 + [(256, 512, 3, 1, 3), (512, 512, 1, 1, 1)]
+
+
+class SampleCNN(nn.Module):
+    """Embedding: the squeezed 512-channel output of layer11, before dropout and the dense layer."""
+
+    def __init__(self, n_class: int = 50):
+        super().__init__()
+        for i, (c_in, c_out, shape, stride, pooling) in enumerate(SAMPLE_LAYERS, start=1):
+            setattr(self, f"layer{i}", Conv1d(c_in, c_out, shape=shape, stride=stride, pooling=pooling))
+        self.dropout = nn.Dropout(0.5)
+        self.dense = nn.Linear(512, n_class)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x.unsqueeze(1)
+        for i in range(1, len(SAMPLE_LAYERS) + 1):
+            x = getattr(self, f"layer{i}")(x)
+        emb = x.squeeze(-1)
+        return torch.sigmoid(self.dense(self.dropout(emb))), emb

@@ -1,0 +1,48 @@
+"""Builders of test audio from the shared real recordings (written to a temp dir, never to the repo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+from .conftest import DATA
+
+COUNTRY = DATA / "gtzan-sample" / "country" / "country.00000.wav"
+FORMATS = DATA / "formats"
+
+
+def real_excerpt(seconds: float, sr: int = 22050, offset: float = 0.0) -> np.ndarray:
+    """`seconds` of the real GTZAN country clip at `sr`, mono float32."""
+    x, native = sf.read(COUNTRY, dtype="float32")
+    x = x[int(offset * native):int((offset + seconds) * native)]
+    return librosa.resample(x, orig_sr=native, target_sr=sr) if sr != native else x
+
+
+def bad_inputs(folder: Path) -> dict[str, Path]:
+    """Each kind of awkward input the CLI and app must survive, made from real audio."""
+    folder.mkdir(parents=True, exist_ok=True)
+    made = {}
+    made["text_as_mp3"] = folder / "notes.mp3"
+    made["text_as_mp3"].write_text("this is not audio\n" * 50)
+    made["empty"] = folder / "empty.wav"
+    made["empty"].write_bytes(b"")
+    full = folder / "full.wav"
+    sf.write(full, real_excerpt(10.0), 22050, subtype="PCM_16")
+    data = full.read_bytes()
+    made["truncated"] = folder / "truncated.wav"
+    made["truncated"].write_bytes(data[: len(data) // 3])
+    made["header_only"] = folder / "header_only.wav"
+    made["header_only"].write_bytes(data[:30])
+    made["half_second"] = folder / "half_second.flac"
+    sf.write(made["half_second"], real_excerpt(0.5), 22050)
+    made["silence"] = folder / "silence.wav"
+    sf.write(made["silence"], np.zeros(22050 * 3, np.float32), 22050)
+    six = real_excerpt(4.0, sr=48000)
+    made["six_channel_48k_24bit"] = folder / "six.wav"
+    sf.write(made["six_channel_48k_24bit"], np.stack([six * (0.4 + 0.1 * i) for i in range(6)], 1),
+             48000, subtype="PCM_24")
+    made["missing"] = folder / "does_not_exist.wav"
+    return made

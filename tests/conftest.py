@@ -1,0 +1,28 @@
+"""Shared fixtures: where the shared recordings, weights and conformance fixtures are, and a private cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("SHROOMS_SHARED", ROOT.parent / "shared"))
+DATA = SHARED / "data"
+CONFORMANCE = Path(os.environ.get("SHROOMS_CONFORMANCE_DIR", SHARED / "conformance"))
+RELEASED = ("fcn", "musicnn", "crnn")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests read real weights from the shared folder unless told otherwise, and never write to cache/."""
+    os.environ.setdefault("SHROOMS_WEIGHTS_DIR", str(SHARED / "weights"))
+    os.environ.setdefault("SHROOMS_CACHE", str(Path(config.rootpath) / ".pytest_cache" / "shrooms-cache"))
+
+
+@pytest.fixture
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty cache folder for one test."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SHROOMS_CACHE", str(cache))
+    return cache

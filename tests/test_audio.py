@@ -1,0 +1,66 @@
+"""Decoding, downmixing, resampling and chunking real recordings in every shipped format."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from shrooms.audio import SAMPLE_RATE, chunk, chunk_starts, load_audio
+from shrooms.errors import AudioError
+
+from .audio_files import COUNTRY, FORMATS, bad_inputs
+
+
+@pytest.mark.parametrize("path", sorted(FORMATS.iterdir()), ids=lambda p: p.name)
+def test_every_shared_format_decodes_to_16k_mono(path) -> None:
+    samples = load_audio(path)
+    assert samples.ndim == 1 and samples.dtype == np.float32
+    assert np.isfinite(samples).all() and np.abs(samples).max() > 0
+    if path.suffix in (".wav", ".flac", ".ogg"):  # exact header durations; mp3 has encoder padding
+        assert len(samples) == pytest.approx(sf.info(path).duration * SAMPLE_RATE, abs=2)
+
+
+def test_gtzan_clip_resampled_once_to_16k() -> None:
+    samples = load_audio(COUNTRY)
+    assert len(samples) == pytest.approx(sf.info(COUNTRY).duration * SAMPLE_RATE, abs=2)
+
+
+def test_six_channel_24bit_is_downmixed_to_the_channel_mean(tmp_path) -> None:
+    files = bad_inputs(tmp_path)
+    six, sr = sf.read(files["six_channel_48k_24bit"], dtype="float32")
+    assert six.shape[1] == 6 and sr == 48000
+    samples = load_audio(files["six_channel_48k_24bit"])
+    assert len(samples) == pytest.approx(4 * SAMPLE_RATE, abs=2)
+    # downmix = channel mean: channel gains 0.4..0.9 average to 0.65 of the source excerpt
+    assert np.abs(samples).max() == pytest.approx(0.65 / 0.4 * np.abs(load_audio_channel0(six, sr)).max(), rel=0.05)
+
+
+def load_audio_channel0(six: np.ndarray, sr: int) -> np.ndarray:
+    from shrooms.audio import resample
+    return resample(six[:, 0].copy(), sr)
+
+
+def test_chunks_cover_the_track_and_last_is_end_aligned() -> None:
+    assert chunk_starts(100, 30) == [0, 30, 60, 70]
+    assert chunk_starts(90, 30) == [0, 30, 60]
+    assert chunk_starts(10, 30) == [0]
+    x = np.arange(100, dtype=np.float32)
+    chunks = chunk(x, 30)
+    assert chunks.shape == (4, 30) and chunks[-1, -1] == 99 and chunks[-1, 0] == 70
+    short = chunk(x[:10], 30)
+    assert short.shape == (1, 30) and short[0, 9] == 9 and not short[0, 10:].any()
+
+
+@pytest.mark.parametrize("kind", ["text_as_mp3", "empty", "header_only", "missing"])
+def test_undecodable_input_raises_one_line_error_naming_the_file(kind, tmp_path) -> None:
+    path = bad_inputs(tmp_path)[kind]
+    with pytest.raises(AudioError) as err:
+        load_audio(path)
+    message = str(err.value)
+    assert path.name in message and "\n" not in message
+
+
+def test_uploaded_bytes_decode_like_the_file() -> None:
+    from_bytes = load_audio(COUNTRY.read_bytes(), name="upload.wav")
+    np.testing.assert_array_equal(from_bytes, load_audio(COUNTRY))

@@ -1,0 +1,71 @@
+"""`shrooms tag`: sensible tags on a real GTZAN clip, parseable JSON, and one-line errors on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from .audio_files import COUNTRY, bad_inputs
+from .conftest import RELEASED
+from .helpers import assert_no_traceback, run_cli
+
+
+@pytest.fixture(scope="module")
+def country_json() -> dict:
+    proc = run_cli("tag", str(COUNTRY), "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_json_has_all_50_tags_per_released_model(country_json) -> None:
+    per_model = country_json[str(COUNTRY)]
+    for key in RELEASED:
+        tags = per_model[key]["tags"]
+        assert len(tags) == 50 and list(tags)[0] == "genre---alternative"
+        assert all(0.0 <= p <= 1.0 for p in tags.values())
+    assert per_model["fcn"]["embedding_dim"] == 64
+
+
+def test_country_clip_gets_the_tags_the_original_gives(country_json) -> None:
+    """The conformance reference tops this clip's first chunk with pop, rock, drums for FCN and Musicnn."""
+    for key in ("fcn", "musicnn"):
+        tags = country_json[str(COUNTRY)][key]["tags"]
+        top3 = sorted(tags, key=tags.get, reverse=True)[:3]
+        assert top3[0] == "genre---pop"
+        assert len({"genre---pop", "genre---rock", "instrument---drums"} & set(top3)) >= 2
+
+
+def test_models_without_weights_are_listed_not_fatal(country_json) -> None:
+    per_model = country_json[str(COUNTRY)]
+    for key in ("sample", "se", "attention", "hcnn"):
+        assert "weights not available" in per_model[key]["unavailable"]
+
+
+def test_human_output_lists_top_tags(tmp_path) -> None:
+    proc = run_cli("tag", str(COUNTRY), "--model", "fcn", "--top", "3")
+    assert proc.returncode == 0
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == str(COUNTRY) and lines[1].split()[0] == "FCN" and "pop" in lines[1]
+    assert lines[1].count(",") == 2
+
+
+def test_bad_inputs_give_one_line_errors_and_good_ones_finite_tags(tmp_path) -> None:
+    files = bad_inputs(tmp_path)
+    proc = run_cli("tag", *map(str, files.values()), "--model", "fcn", "--json")
+    assert_no_traceback(proc)
+    assert proc.returncode == 1  # some files failed
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("shrooms: error:")]
+    for kind in ("text_as_mp3", "empty", "header_only", "missing"):
+        assert sum(files[kind].name in line for line in errors) == 1, (kind, proc.stderr)
+    tagged = json.loads(proc.stdout)
+    for kind in ("truncated", "half_second", "silence", "six_channel_48k_24bit"):
+        tags = np.array(list(tagged[str(files[kind])]["fcn"]["tags"].values()))
+        assert tags.shape == (50,) and np.isfinite(tags).all()
+
+
+def test_unknown_model_is_a_one_line_error() -> None:
+    proc = run_cli("tag", str(COUNTRY), "--model", "vgg")
+    assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0
+    assert "unknown tagger 'vgg'" in proc.stderr
