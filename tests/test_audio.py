@@ -41,13 +41,15 @@ def load_audio_channel0(six: np.ndarray, sr: int) -> np.ndarray:
     return resample(six[:, 0].copy(), sr)
 
 
-def test_chunks_cover_the_track_and_last_is_end_aligned() -> None:
-    assert chunk_starts(100, 30) == [0, 30, 60, 70]
-    assert chunk_starts(90, 30) == [0, 30, 60]
+def test_chunks_are_evenly_spaced_from_start_to_end() -> None:
+    assert chunk_starts(100, 30) == [0, 35, 70]          # round(3.33) = 3 windows, small gaps
+    assert chunk_starts(90, 30) == [0, 30, 60]           # exact tiling
+    assert chunk_starts(110, 30) == [0, 27, 53, 80]      # round(3.67) = 4 windows, small overlaps
+    assert chunk_starts(40, 30) == [5]                   # one window, centred
     assert chunk_starts(10, 30) == [0]
     x = np.arange(100, dtype=np.float32)
     chunks = chunk(x, 30)
-    assert chunks.shape == (4, 30) and chunks[-1, -1] == 99 and chunks[-1, 0] == 70
+    assert chunks.shape == (3, 30) and chunks[0, 0] == 0 and chunks[-1, -1] == 99
     short = chunk(x[:10], 30)
     assert short.shape == (1, 30) and short[0, 9] == 9 and not short[0, 10:].any()
 

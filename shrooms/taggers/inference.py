@@ -15,8 +15,9 @@ from ..errors import WeightsUnavailable
 from .registry import TAGGERS, TaggerSpec, get_spec
 from .weights import load_model
 
-# Samples per forward pass: bounds memory while keeping batches big enough to be efficient.
-BATCH_SAMPLES = 2_000_000
+# Samples per forward pass on a GPU. On the CPU one chunk per pass is fastest (measured) and, like any
+# fixed batch size, makes a chunk's result independent of which other chunks share its batch.
+GPU_BATCH_SAMPLES = 8_000_000
 
 
 def default_device() -> torch.device:
@@ -41,19 +42,24 @@ class Tagger:
         self.spec = spec
         self.device = device or default_device()
         self.model = model.to(self.device).eval()
-        self.batch_size = max(1, BATCH_SAMPLES // spec.input_length)
+        on_gpu = self.device.type != "cpu"
+        self.batch_size = max(1, GPU_BATCH_SAMPLES // spec.input_length) if on_gpu else 1
 
     def predict_chunks(self, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(n, input_length) float32 → (tags (n, 50), embeddings (n, D)), in batches."""
+        """(n, input_length) float32 → (tags (n, 50), embeddings (n, D)), in fixed-size batches (the last
+        one zero-padded) so that results are the same whatever chunks are batched together."""
+        n, size = len(chunks), self.batch_size
+        padded = np.zeros((-(-n // size) * size, self.spec.input_length), np.float32)
+        padded[:n] = chunks
         tags, embs = [], []
         with torch.inference_mode():
-            for start in range(0, len(chunks), self.batch_size):
-                batch = torch.from_numpy(np.ascontiguousarray(chunks[start:start + self.batch_size]))
-                t, e = self.model(batch.to(self.device, torch.float32))
+            for start in range(0, len(padded), size):
+                t, e = self.model(torch.from_numpy(padded[start:start + size]).to(self.device))
                 tags.append(t.float().cpu().numpy())
                 embs.append(e.float().cpu().numpy())
-        empty = np.zeros((0, len(self.spec.tags)), np.float32), np.zeros((0, self.spec.embedding_dim), np.float32)
-        return (np.concatenate(tags), np.concatenate(embs)) if tags else empty
+        if not tags:
+            return np.zeros((0, len(self.spec.tags)), np.float32), np.zeros((0, self.spec.embedding_dim), np.float32)
+        return np.concatenate(tags)[:n], np.concatenate(embs)[:n]
 
     def tag(self, samples: np.ndarray) -> TrackOutput:
         """A whole 16-kHz mono track → pooled and per-chunk outputs."""
