@@ -10,9 +10,12 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Callable
 
 from .audio import load_audio
+from .collections import download_gtzan, load_collection
+from .embed import precompute
 from .errors import AudioError, ShroomsError
 from .taggers import TAGGERS, available_taggers, download_weights, get_spec
 
@@ -76,6 +79,20 @@ def cmd_data_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_precompute(args: argparse.Namespace) -> int:
+    """Tags and embeddings of every track, for every selected tagger, into the cache."""
+    collection = load_collection(args.collection)
+    summary = precompute(collection, model_keys(args.models))
+    print("\n".join(summary.lines()))
+    return 0
+
+
+def cmd_data_gtzan(args: argparse.Namespace) -> int:
+    """Download and extract GTZAN."""
+    print(f"GTZAN is in {download_gtzan(args.to, args.url, args.sha256)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shrooms", description="What have music auto-taggers learned?")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,11 +104,21 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--json", action="store_true", help="print every tag's probability as JSON")
     tag.set_defaults(run=cmd_tag)
 
+    pre = sub.add_parser("precompute", help="compute and cache tags and embeddings of a collection")
+    pre.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
+    pre.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
+    pre.set_defaults(run=cmd_precompute)
+
     data = sub.add_parser("data", help="download weights and datasets")
     data_sub = data.add_subparsers(dest="what", required=True)
     weights = data_sub.add_parser("weights", help="download tagger weights from upstream")
     weights.add_argument("models", nargs="?", default="fcn,musicnn,crnn", help="keys or all")
     weights.set_defaults(run=cmd_data_weights)
+    gtzan = data_sub.add_parser("gtzan", help="download GTZAN (about 1.2 GB) and extract it")
+    gtzan.add_argument("--to", type=Path, default=None, help="folder (default cache/datasets/gtzan)")
+    gtzan.add_argument("--url", default=None, help="archive URL (default: a public mirror, or $SHROOMS_GTZAN_URL)")
+    gtzan.add_argument("--sha256", default=None, help="expected sha256 of the archive")
+    gtzan.set_defaults(run=cmd_data_gtzan)
     return parser
 
 

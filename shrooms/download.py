@@ -43,6 +43,9 @@ def fetch(url: str, dest: Path, sha256: str | None = None, label: str | None = N
                 for block in iter(lambda: response.read(CHUNK), b""):
                     out.write(block)
                     bar.update(len(block))
+        if total is not None and part.stat().st_size < total:
+            raise ShroomsError(f"download of {url} was cut off at {part.stat().st_size} of {total} bytes "
+                               f"(the partial file is kept at {part} and the next try resumes it)")
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # already complete
             pass

@@ -46,3 +46,39 @@ def bad_inputs(folder: Path) -> dict[str, Path]:
              48000, subtype="PCM_24")
     made["missing"] = folder / "does_not_exist.wav"
     return made
+
+
+CLIPS = DATA.parent / "conformance" / "clips"
+
+
+def write_excerpt(src: Path, dest: Path, seconds: float, offset: float = 0.0) -> Path:
+    """A real excerpt of `src` written as WAV at `dest` (16-bit, the source's rate)."""
+    info = sf.info(src)
+    x, sr = sf.read(src, dtype="float32", start=int(offset * info.samplerate),
+                    frames=int(seconds * info.samplerate))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(dest, x, sr, subtype="PCM_16")
+    return dest
+
+
+def make_gtzan(root: Path, layout: str = "genres") -> Path:
+    """A small GTZAN-shaped folder of real recordings: 3 genres × 2 clips, in the original layout
+    (`genres/<g>/<g>.000NN.wav`) or the common download's (`Data/genres_original/...`)."""
+    base = root / ("genres" if layout == "genres" else "Data/genres_original")
+    sources = {"country": [COUNTRY, CLIPS / "gtzan_country_00000.flac"],
+               "jazz": [CLIPS / "jtd_trio.flac", CLIPS / "hainsworth_001.flac"],
+               "pop": [CLIPS / "vocadito_1.flac", CLIPS / "ballroom_waltz.flac"]}
+    for genre, srcs in sources.items():
+        for i, src in enumerate(srcs):
+            write_excerpt(src, base / genre / f"{genre}.{i:05d}.wav", 6.0, offset=i * 2.0)
+    return base
+
+
+def make_folder(root: Path, n: int, seconds: float = 8.0) -> Path:
+    """A labelled music folder of `n` real excerpts (labels = source recording), for precompute runs."""
+    clips = sorted(CLIPS.glob("*.flac"))
+    for i in range(n):
+        src = clips[i % len(clips)]
+        offset = ((i // len(clips)) * 1.5) % max(sf.info(src).duration - 2.0, 1.0)
+        write_excerpt(src, root / src.stem / f"{src.stem}_{i:03d}.wav", seconds, offset)
+    return root

@@ -26,3 +26,13 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("SHROOMS_CACHE", str(cache))
     return cache
+
+
+@pytest.fixture(scope="session")
+def demo_collection():
+    """The generated demo collection, precomputed once per session for the released taggers."""
+    from shrooms.collections import demo_collection as make
+    from shrooms.embed import precompute
+    coll = make()
+    precompute(coll, list(RELEASED), show_bar=False)
+    return coll

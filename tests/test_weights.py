@@ -60,7 +60,8 @@ def test_download_checks_sha_loads_strictly_and_is_then_used(server, private_cac
     assert path == private_cache / "weights" / "jamendo" / "crnn" / "best_model.pth"
     assert path.read_bytes() == src.read_bytes() and not list(path.parent.glob("*.part"))
     assert find_weights(TAGGERS["crnn"]) == path
-    assert isinstance(load_model(TAGGERS["crnn"]), torch.nn.Module)
+    model, digest = load_model(TAGGERS["crnn"])
+    assert isinstance(model, torch.nn.Module) and digest == TAGGERS["crnn"].sha256
 
 
 def test_download_with_wrong_checksum_is_rejected(server, private_cache, monkeypatch) -> None:

@@ -38,8 +38,10 @@ class TrackOutput:
 class Tagger:
     """A loaded tagger on a device."""
 
-    def __init__(self, spec: TaggerSpec, model: nn.Module, device: torch.device | None = None):
+    def __init__(self, spec: TaggerSpec, model: nn.Module, device: torch.device | None = None,
+                 weights_sha256: str = "unknown"):
         self.spec = spec
+        self.weights_sha256 = weights_sha256
         self.device = device or default_device()
         self.model = model.to(self.device).eval()
         on_gpu = self.device.type != "cpu"
@@ -76,7 +78,8 @@ def pool(chunk_tags: np.ndarray, chunk_embeddings: np.ndarray) -> TrackOutput:
 def load_tagger(key: str, device: str | None = None) -> Tagger:
     """The tagger `key` with its released weights, loaded once per process (raises WeightsUnavailable)."""
     spec = get_spec(key)
-    return Tagger(spec, load_model(spec), torch.device(device) if device else None)
+    model, digest = load_model(spec)
+    return Tagger(spec, model, torch.device(device) if device else None, digest)
 
 
 def available_taggers(keys: list[str] | None = None) -> tuple[dict[str, Tagger], dict[str, str]]:

@@ -76,11 +76,13 @@ def download_weights(spec: TaggerSpec) -> Path:
     return dest
 
 
-def load_model(spec: TaggerSpec) -> nn.Module:
-    """The network with its released weights, or WeightsUnavailable saying how to provide them."""
+def load_model(spec: TaggerSpec) -> tuple[nn.Module, str]:
+    """The network with its released weights and their sha256, or WeightsUnavailable saying how to
+    provide them."""
     path = find_weights(spec)
     if path is None:
         raise WeightsUnavailable(missing_message(spec))
-    if spec.sha256 and path.stat().st_size and sha256_of(path) != spec.sha256:
+    digest = sha256_of(path)
+    if spec.sha256 and digest != spec.sha256:
         raise ShroomsError(f"{path}: sha256 differs from the released {spec.key} checkpoint")
-    return build_model(spec, read_state_dict(path), str(path))
+    return build_model(spec, read_state_dict(path), str(path)), digest

@@ -1,0 +1,172 @@
+"""Collections of tracks: GTZAN (found in either common layout), any music folder, and a generated demo.
+
+A collection is a named list of tracks, each with a stable id, a path, a label (or None) and a duration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .audio import AUDIO_EXTENSIONS, duration
+from .config import cache_dir
+from .demo import STYLES, ensure_demo
+from .download import fetch
+from .errors import ShroomsError
+
+GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+GTZAN_URL = "https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz"
+GTZAN_FILE = re.compile(r"^(?P<genre>[a-z]+)\.(?P<num>\d{5})\.(au|wav)$")
+
+
+@dataclass(frozen=True)
+class Track:
+    id: str
+    path: Path
+    label: str | None
+    duration: float | None = None
+
+
+@dataclass
+class Collection:
+    """A named, ordered list of tracks. `key` names it in the cache; `kind` is gtzan, folder or demo."""
+
+    key: str
+    name: str
+    kind: str
+    root: Path
+    tracks: list[Track] = field(default_factory=list)
+    description: str = ""
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({t.label for t in self.tracks if t.label is not None})
+
+    def frame(self) -> pd.DataFrame:
+        """One row per track: id, path, label, duration."""
+        return pd.DataFrame({"id": [t.id for t in self.tracks], "path": [str(t.path) for t in self.tracks],
+                             "label": [t.label for t in self.tracks],
+                             "duration": [t.duration for t in self.tracks]})
+
+
+def gtzan_genre_dir(root: Path) -> Path | None:
+    """The folder holding GTZAN's genre folders below `root`, in the original (`genres/`) or the common
+    download's (`Data/genres_original/`) layout, or `root` itself; None when it isn't GTZAN."""
+    for candidate in (root, root / "genres", root / "Data" / "genres_original", root / "genres_original"):
+        if candidate.is_dir() and any((candidate / g).is_dir() for g in GTZAN_GENRES):
+            return candidate
+    return None
+
+
+def find_gtzan(path: str | Path | None = None) -> Path | None:
+    """The GTZAN genre folder: at `path` if given, else `$SHROOMS_GTZAN`, else `cache/datasets/gtzan`."""
+    places = [Path(path)] if path else [Path(p) for p in [os.environ.get("SHROOMS_GTZAN")] if p] + \
+        [cache_dir() / "datasets" / "gtzan"]
+    for place in places:
+        found = gtzan_genre_dir(place.expanduser())
+        if found:
+            return found
+    return None
+
+
+def gtzan_collection(path: str | Path | None = None) -> Collection:
+    """GTZAN's tracks (`<genre>.000NN`, labelled by genre), or a clear error saying how to get it."""
+    root = find_gtzan(path)
+    if root is None:
+        raise ShroomsError("GTZAN not found: run `shrooms data gtzan`, or set SHROOMS_GTZAN to the folder "
+                           "holding genres/<genre>/<genre>.000NN.wav")
+    tracks = []
+    for genre_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for f in sorted(genre_dir.iterdir()):
+            m = GTZAN_FILE.match(f.name)
+            if m:
+                tracks.append(Track(f"{m['genre']}.{m['num']}", f, genre_dir.name, duration(f)))
+    return Collection("gtzan", "GTZAN", "gtzan", root, tracks,
+                      "GTZAN genre collection: 1,000 clips of 30 s in 10 genres (Tzanetakis & Cook 2002)")
+
+
+def audio_files(root: Path) -> list[Path]:
+    """Audio files below `root`, sorted, hidden files skipped."""
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def folder_collection(root: str | Path, name: str | None = None) -> Collection:
+    """Any music folder: `<root>/<label>/<files>` is labelled by sub-folder; files directly in `root` are
+    unlabelled. Track ids are paths relative to `root` without the extension."""
+    root = Path(root).expanduser().resolve()
+    if not root.is_dir():
+        raise ShroomsError(f"{root}: no such folder")
+    if gtzan_genre_dir(root) and all(GTZAN_FILE.match(p.name) for p in audio_files(root)[:50]):
+        return gtzan_collection(root)
+    tracks = []
+    for f in audio_files(root):
+        rel = f.relative_to(root)
+        label = rel.parts[0] if len(rel.parts) > 1 else None
+        tracks.append(Track(rel.with_suffix("").as_posix(), f, label, duration(f)))
+    if not tracks:
+        raise ShroomsError(f"{root}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) found")
+    key = f"{re.sub(r'[^A-Za-z0-9_-]+', '-', root.name)}-{hashlib.sha1(str(root).encode()).hexdigest()[:8]}"
+    return Collection(key, name or root.name, "folder", root, tracks, f"music folder {root}")
+
+
+def demo_collection() -> Collection:
+    """The built-in generated collection, synthesised into the cache on first use."""
+    root = ensure_demo(cache_dir() / "datasets" / "demo")
+    coll = folder_collection(root, name="Demo (generated)")
+    return Collection("demo", "Demo (generated)", "demo", root, coll.tracks,
+                      f"generated by shrooms, not recorded: {len(STYLES)} synthetic styles × 12 clips × 10 s")
+
+
+def load_collection(spec: str | Path | None) -> Collection:
+    """`gtzan`, `demo` or a folder path → the collection."""
+    if spec in (None, "demo"):
+        return demo_collection()
+    if spec == "gtzan":
+        return gtzan_collection()
+    return folder_collection(spec)
+
+
+def download_gtzan(to: Path | None = None, url: str | None = None, sha256: str | None = None) -> Path:
+    """Download GTZAN's archive (resumable, checksummed where known) and extract it atomically into `to`
+    (default `cache/datasets/gtzan`): extraction goes to a temporary folder renamed into place."""
+    to = Path(to) if to else cache_dir() / "datasets" / "gtzan"
+    if find_gtzan(to):
+        return find_gtzan(to)
+    url = url or os.environ.get("SHROOMS_GTZAN_URL", GTZAN_URL)
+    archive = fetch(url, cache_dir() / "downloads" / Path(url.split("?")[0]).name, sha256=sha256,
+                    label="GTZAN")
+    to.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".gtzan-", dir=to.parent))
+    try:
+        extract(archive, staging)
+        if not gtzan_genre_dir(staging):
+            raise ShroomsError(f"{url}: the archive holds no GTZAN genre folders")
+        if to.exists():
+            shutil.rmtree(to)
+        os.replace(staging, to)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return gtzan_genre_dir(to)
+
+
+def extract(archive: Path, dest: Path) -> None:
+    """Unpack a tar(.gz) or zip archive, refusing members that would land outside `dest`."""
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(dest)
+        else:
+            with tarfile.open(archive) as t:
+                t.extractall(dest, filter="data")
+    except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
+        raise ShroomsError(f"{archive}: cannot extract ({exc})") from None
