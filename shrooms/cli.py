@@ -13,10 +13,13 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from .analysis import report
 from .audio import load_audio
 from .collections import download_gtzan, load_collection
 from .embed import precompute
 from .errors import AudioError, ShroomsError
+from .place import place
+from .store import Store
 from .taggers import TAGGERS, available_taggers, download_weights, get_spec
 
 
@@ -87,6 +90,55 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     return 0
 
 
+REPORT_COLUMNS = [("hungarian_kmeans", "Hung. k-means"), ("hungarian_gmm", "Hung. GMM"), ("nmi", "NMI"),
+                  ("ari", "ARI"), ("knn_accuracy", "kNN acc."), ("probe_accuracy", "probe acc.")]
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """One row of scores per tagger with stored embeddings."""
+    collection = load_collection(args.collection)
+    store = Store(collection)
+    keys = [k for k in model_keys(args.models) if len(store.load(k).tracks)]
+    if not keys:
+        raise ShroomsError(f"{collection.name} has no precomputed embeddings: run `shrooms precompute "
+                           f"--collection {args.collection or 'demo'}` first")
+    result = report(collection, keys, args.clusters, tuple(range(args.seeds)))
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+        return 0
+    print(f"{collection.name}: {result['labels']} labels, k = {result['k']}, chance = {result['chance']:.3f}, "
+          f"mean ± std over {args.seeds} seeds")
+    print(f"{'tagger':<22}" + "".join(f"{title:>16}" for _, title in REPORT_COLUMNS))
+    for key, scores in result["models"].items():
+        cells = [f"{scores[m]['mean']:.3f} ± {scores[m]['std']:.3f}" if isinstance(scores[m], dict)
+                 else f"{scores[m]:.3f}" for m, _ in REPORT_COLUMNS]
+        print(f"{TAGGERS[key].name:<22}" + "".join(f"{c:>16}" for c in cells))
+    return 0
+
+
+def cmd_place(args: argparse.Namespace) -> int:
+    """Where each file lands on every tagger's map, and its nearest tracks."""
+    collection = load_collection(args.collection)
+    placements = place(args.files, collection, model_keys(args.models), k=args.neighbours)
+    if args.json:
+        json.dump({p.name: {key: {"xy": m.xy.round(4).tolist(), "xyz": m.xyz.round(4).tolist(),
+                                  "top_tags": dict(m.top_tags(5)),
+                                  "neighbours": [vars(n) for n in m.neighbours]}
+                            for key, m in p.models.items()} | {k: {"unavailable": w} for k, w in p.unavailable.items()}
+                   for p in placements}, sys.stdout, indent=2)
+        print()
+        return 0
+    for p in placements:
+        print(p.name)
+        for key, m in p.models.items():
+            near = ", ".join(f"{n.id} ({n.label}, {n.distance:.3f})" for n in m.neighbours)
+            print(f"  {TAGGERS[key].name:<22} at ({m.xy[0]:.1f}, {m.xy[1]:.1f}); nearest: {near}")
+        for key in p.unavailable:
+            print(f"  {TAGGERS[key].name:<22} unavailable")
+    return 0
+
+
 def cmd_data_gtzan(args: argparse.Namespace) -> int:
     """Download and extract GTZAN."""
     print(f"GTZAN is in {download_gtzan(args.to, args.url, args.sha256)}")
@@ -108,6 +160,22 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
     pre.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
     pre.set_defaults(run=cmd_precompute)
+
+    rep = sub.add_parser("report", help="cluster and score each tagger's embeddings against the labels")
+    rep.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
+    rep.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
+    rep.add_argument("--clusters", type=int, default=None, help="k (default: the number of labels)")
+    rep.add_argument("--seeds", type=int, default=5, help="seeds to average over (default 5)")
+    rep.add_argument("--json", action="store_true")
+    rep.set_defaults(run=cmd_report)
+
+    pl = sub.add_parser("place", help="place songs on a collection's maps and list their neighbours")
+    pl.add_argument("files", nargs="+", metavar="FILE")
+    pl.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
+    pl.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
+    pl.add_argument("--neighbours", type=int, default=5, help="nearest tracks to list (default 5)")
+    pl.add_argument("--json", action="store_true")
+    pl.set_defaults(run=cmd_place)
 
     data = sub.add_parser("data", help="download weights and datasets")
     data_sub = data.add_subparsers(dest="what", required=True)

@@ -1,0 +1,92 @@
+"""Placing new songs on an existing collection's maps: for every available tagger, the song's tags,
+embedding, 2-D and 3-D t-SNE coordinates (openTSNE `transform`, no refit) and its nearest collection
+tracks by cosine distance. Placing several songs at once gives the same result as one at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from sklearn.neighbors import NearestNeighbors
+
+from .audio import load_audio
+from .collections import Collection
+from .errors import ShroomsError
+from .maps import get_map
+from .store import Store
+from .taggers import TAGGERS, Tagger, available_taggers
+
+
+@dataclass
+class Neighbour:
+    id: str
+    label: str | None
+    path: str
+    distance: float
+
+
+@dataclass
+class ModelPlacement:
+    key: str
+    tags: np.ndarray         # (50,)
+    embedding: np.ndarray    # (D,)
+    xy: np.ndarray           # (2,) on the 2-D t-SNE map
+    xyz: np.ndarray          # (3,) on the 3-D t-SNE map
+    neighbours: list[Neighbour]
+
+    def top_tags(self, n: int = 5) -> list[tuple[str, float]]:
+        order = np.argsort(-self.tags)[:n]
+        return [(TAGGERS[self.key].tags[i], float(self.tags[i])) for i in order]
+
+
+@dataclass
+class Placement:
+    name: str
+    models: dict[str, ModelPlacement] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+
+def nearest(collection: Collection, key: str, embeddings: np.ndarray, k: int) -> list[list[Neighbour]]:
+    """The k nearest stored tracks of `collection` to each embedding, by cosine distance."""
+    results = Store(collection).load(key)
+    index = NearestNeighbors(n_neighbors=min(k, len(results.tracks)), metric="cosine").fit(results.embeddings)
+    dist, idx = index.kneighbors(embeddings)
+    rows = results.tracks.to_dict("records")
+    return [[Neighbour(rows[j]["id"], rows[j]["label"], rows[j]["path"], float(d)) for j, d in zip(i_row, d_row)]
+            for i_row, d_row in zip(idx, dist)]
+
+
+def place_on(collection: Collection, tagger: Tagger, samples: list[np.ndarray], k: int) -> list[ModelPlacement]:
+    """One tagger: tag every song, then transform and search them together (each independently)."""
+    key = tagger.spec.key
+    outs = [tagger.tag(x) for x in samples]
+    emb = np.stack([o.embedding for o in outs])
+    xy = get_map(collection, key, "tsne", 2).transform(emb)
+    xyz = get_map(collection, key, "tsne", 3).transform(emb)
+    near = nearest(collection, key, emb, k)
+    return [ModelPlacement(key, o.tags, o.embedding, xy[i], xyz[i], near[i]) for i, o in enumerate(outs)]
+
+
+def place(sources: list[str | Path | bytes | BinaryIO], collection: Collection, keys: list[str] | None = None,
+          k: int = 10, names: list[str] | None = None) -> list[Placement]:
+    """Place songs (paths, bytes or file objects) on `collection`'s maps for every tagger in `keys` that has
+    weights and stored embeddings. Raises AudioError for a song that cannot be decoded."""
+    names = names or [str(s) if isinstance(s, (str, Path)) else f"upload {i + 1}" for i, s in enumerate(sources)]
+    samples = [load_audio(s, name=n) for s, n in zip(sources, names)]
+    placements = [Placement(n) for n in names]
+    taggers, missing = available_taggers(keys)
+    store = Store(collection)
+    for key, tagger in taggers.items():
+        if len(store.load(key).tracks) < 4:
+            missing[key] = (f"{collection.name} is not precomputed for {tagger.spec.name}: run `shrooms "
+                            f"precompute --collection {collection.key} --models {key}`")
+            continue
+        for placement, where in zip(placements, place_on(collection, tagger, samples, k)):
+            placement.models[key] = where
+    for placement in placements:
+        placement.unavailable = dict(missing)
+    if not any(p.models for p in placements):
+        raise ShroomsError("no tagger could place these songs: " + "; ".join(missing.values()))
+    return placements
