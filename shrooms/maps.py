@@ -47,11 +47,15 @@ class Map:
     tsne: TSNEEmbedding | None
 
     def transform(self, embeddings: np.ndarray) -> np.ndarray:
-        """Map coordinates of new embeddings (n_new, D) → (n_new, dims), without refitting."""
-        z = self.projector.transform(np.atleast_2d(embeddings).astype(np.float64))
-        if self.tsne is None:
-            return pad_columns(z, self.dims)
-        return np.asarray(self.tsne.transform(z))
+        """Map coordinates of new embeddings (n_new, D) → (n_new, dims), without refitting. Each row is
+        placed on its own, so a song lands at exactly the same spot whatever it is placed with."""
+        rows = np.atleast_2d(embeddings).astype(np.float64)
+        return np.concatenate([self.place_one(row[None, :]) for row in rows]) if len(rows) else \
+            np.zeros((0, self.dims))
+
+    def place_one(self, row: np.ndarray) -> np.ndarray:
+        z = self.projector.transform(row)
+        return pad_columns(z, self.dims) if self.tsne is None else np.asarray(self.tsne.transform(z))
 
 
 def pad_columns(z: np.ndarray, dims: int) -> np.ndarray:

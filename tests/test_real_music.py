@@ -1,0 +1,74 @@
+"""On real embeddings of real, labelled music (Debian's game and media music, one label per package):
+scores well above chance, placement next to the right source, identical reruns."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from shrooms.collections import folder_collection
+from shrooms.embed import precompute
+from shrooms.maps import get_map
+
+from .conftest import RELEASED
+from .debian_music import debian_collection
+from .helpers import run_cli
+
+
+@pytest.fixture(scope="module")
+def debian():
+    root, held_out = debian_collection(clips_per_label=12, seconds=30.0)
+    collection = folder_collection(root)
+    summary = precompute(collection, list(RELEASED), show_bar=False)
+    assert not summary.failed
+    return collection, held_out
+
+
+def test_report_is_well_above_chance(debian) -> None:
+    collection, _ = debian
+    proc = run_cli("report", "--collection", str(collection.root), "--json", "--seeds", "3")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["k"] == 3 and result["chance"] == pytest.approx(1 / 3)
+    assert set(result["models"]) == set(RELEASED)  # the four without weights are not pretended
+    for key, scores in result["models"].items():
+        assert scores["n_tracks"] == 36
+        assert scores["hungarian_kmeans"]["mean"] > 0.6, key
+        assert scores["knn_accuracy"] > 0.75, key
+        assert scores["probe_accuracy"] > 0.75, key
+        assert 0 < scores["nmi"]["mean"] <= 1 and scores["ari"]["mean"] > 0.2, key
+    table = run_cli("report", "--collection", str(collection.root), "--seeds", "3")
+    assert table.returncode == 0 and table.stdout.splitlines()[2].startswith("FCN")
+
+
+def test_same_inputs_and_seed_give_identical_scores(debian) -> None:
+    collection, _ = debian
+    runs = [run_cli("report", "--collection", str(collection.root), "--json", "--seeds", "2").stdout for _ in range(2)]
+    assert runs[0] == runs[1] and json.loads(runs[0])["models"]
+
+
+def test_held_out_clip_lands_among_its_own_source(debian) -> None:
+    collection, held_out = debian
+    files = [str(held_out[label]) for label in sorted(held_out)]
+    proc = run_cli("place", *files, "--collection", str(collection.root), "--json", "--neighbours", "5")
+    assert proc.returncode == 0, proc.stderr
+    placed = json.loads(proc.stdout)
+    for label, path in zip(sorted(held_out), files):
+        for key in RELEASED:
+            neighbours = placed[path][key]["neighbours"]
+            same = sum(n["label"] == label for n in neighbours)
+            assert same >= 3, (label, key, [n["label"] for n in neighbours])
+        assert "weights not available" in placed[path]["hcnn"]["unavailable"]
+
+
+def test_placement_lands_near_its_neighbours_on_the_map(debian) -> None:
+    collection, held_out = debian
+    proc = run_cli("place", str(held_out["lounge"]), "--collection", str(collection.root), "--json",
+                   "--models", "musicnn", "--neighbours", "3")
+    where = json.loads(proc.stdout)[str(held_out["lounge"])]["musicnn"]
+    tsne = get_map(collection, "musicnn", "tsne", 2)
+    near_xy = tsne.coords[[tsne.ids.index(n["id"]) for n in where["neighbours"]]]
+    spread = np.ptp(tsne.coords, axis=0).max()
+    assert np.linalg.norm(near_xy - np.array(where["xy"]), axis=1).min() < 0.25 * spread
