@@ -1,4 +1,7 @@
-"""Convolutional building blocks shared by the taggers (Won et al. 2020 layouts and parameter names)."""
+"""Convolutional building blocks shared by the taggers (Won et al. 2020 layouts and parameter names).
+
+Where the original applies ReLU then max pooling, these pool first: max pooling and ReLU commute exactly
+(both are monotone), and ReLU then touches fewer values."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from torch import nn
 
 
 class Conv1d(nn.Module):
-    """conv → batch norm → ReLU → max pool, on a waveform or feature sequence."""
+    """conv → batch norm → ReLU → max pool (pooled before the ReLU), on a waveform or feature sequence."""
 
     def __init__(self, c_in: int, c_out: int, shape: int = 3, stride: int = 1, pooling: int = 2):
         super().__init__()
@@ -17,11 +20,11 @@ class Conv1d(nn.Module):
         self.mp = nn.MaxPool1d(pooling)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mp(self.relu(self.bn(self.conv(x))))
+        return self.relu(self.mp(self.bn(self.conv(x))))
 
 
 class Conv2d(nn.Module):
-    """conv → batch norm → ReLU → max pool, on a spectrogram."""
+    """conv → batch norm → ReLU → max pool (pooled before the ReLU), on a spectrogram."""
 
     def __init__(self, c_in: int, c_out: int, shape: int = 3, stride: int = 1, pooling=2):
         super().__init__()
@@ -31,7 +34,7 @@ class Conv2d(nn.Module):
         self.mp = nn.MaxPool2d(pooling)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mp(self.relu(self.bn(self.conv(x))))
+        return self.relu(self.mp(self.bn(self.conv(x))))
 
 
 class Res2d(nn.Module):
@@ -70,7 +73,7 @@ class Res2dPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.bn_2(self.conv_2(self.relu(self.bn_1(self.conv_1(x)))))
-        return self.mp(self.relu(x + out))
+        return self.relu(self.mp(x + out))
 
 
 class ResSE1d(nn.Module):
@@ -98,7 +101,7 @@ class ResSE1d(nn.Module):
         out = out * gate.unsqueeze(-1)
         if self.diff:
             x = self.bn_3(self.conv_3(x))
-        return self.mp(self.relu(x + out))
+        return self.relu(self.mp(x + out))
 
 
 def global_max(x: torch.Tensor) -> torch.Tensor:

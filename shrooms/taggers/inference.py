@@ -44,6 +44,8 @@ class Tagger:
         self.weights_sha256 = weights_sha256
         self.device = device or default_device()
         self.model = model.to(self.device).eval()
+        if spec.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         on_gpu = self.device.type != "cpu"
         self.batch_size = max(1, GPU_BATCH_SAMPLES // spec.input_length) if on_gpu else 1
 

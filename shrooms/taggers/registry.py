@@ -43,6 +43,7 @@ class TaggerSpec:
     embedding_layer: str
     build: Callable[[], nn.Module]
     sha256: str | None = None  # of the released checkpoint, where known
+    channels_last: bool = False  # 2-D CNNs run ~1.8x faster on the CPU in channels-last memory format
     tags: tuple[str, ...] = JAMENDO_TAGS
 
     @property
@@ -62,13 +63,13 @@ class TaggerSpec:
 TAGGERS: dict[str, TaggerSpec] = {spec.key: spec for spec in [
     TaggerSpec("fcn", "FCN", "Choi et al. 2016, Automatic tagging using deep convolutional neural networks",
                464000, 64, "flattened output of layer5 (before dropout and dense)", FCN,
-               "7bce08a66dbc70d096b0a330f44b4cacd9aa25519b83489fbb98f2164a194e2b"),
+               "7bce08a66dbc70d096b0a330f44b4cacd9aa25519b83489fbb98f2164a194e2b", channels_last=True),
     TaggerSpec("musicnn", "Musicnn", "Pons et al. 2018, End-to-end learning for music audio tagging at scale",
                48000, 200, "dense1 output (before bn and relu)", Musicnn,
                "66280f4859376377c47f64313c7ac889a3201fdb06a01bf6e94ac6e619081bb5"),
     TaggerSpec("crnn", "CRNN", "Choi et al. 2017, Convolutional recurrent neural networks for music "
                "classification", 464000, 32, "last time step of the GRU output (before dropout and dense)",
-               CRNN, "0a558989c0793f488cb677d188464c91f47c007f7c70473230e55537ca598215"),
+               CRNN, "0a558989c0793f488cb677d188464c91f47c007f7c70473230e55537ca598215", channels_last=True),
     TaggerSpec("sample", "Sample-level CNN", "Lee et al. 2017, Sample-level deep convolutional neural "
                "networks for music auto-tagging using raw waveforms", 59049, 512,
                "output of layer11 squeezed (before dropout and dense)", SampleCNN),
@@ -76,9 +77,11 @@ TAGGERS: dict[str, TaggerSpec] = {spec.key: spec for spec in [
                "auto-tagging using raw waveforms", 59049, 512, "dense1 output (before bn and relu)",
                SampleCNNSE),
     TaggerSpec("attention", "Self-attention CNN", "Won et al. 2019, Toward interpretable music tagging "
-               "with self-attention", 240000, 256, "BERT pooler output (before dropout and dense)", CNNSA),
+               "with self-attention", 240000, 256, "BERT pooler output (before dropout and dense)", CNNSA,
+               channels_last=True),
     TaggerSpec("hcnn", "Harmonic CNN", "Won et al. 2020, Data-driven harmonic filters for audio "
-               "representation learning", 80000, 256, "dense1 output (before bn and relu)", HarmonicCNN),
+               "representation learning", 80000, 256, "dense1 output (before bn and relu)", HarmonicCNN,
+               channels_last=True),
 ]}
 
 
