@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
@@ -70,15 +70,19 @@ def place_on(collection: Collection, tagger: Tagger, samples: list[np.ndarray], 
 
 
 def place(sources: list[str | Path | bytes | BinaryIO], collection: Collection, keys: list[str] | None = None,
-          k: int = 10, names: list[str] | None = None) -> list[Placement]:
+          k: int = 10, names: list[str] | None = None,
+          progress: Callable[[int, int], None] | None = None) -> list[Placement]:
     """Place songs (paths, bytes or file objects) on `collection`'s maps for every tagger in `keys` that has
-    weights and stored embeddings. Raises AudioError for a song that cannot be decoded."""
+    weights and stored embeddings; `progress(done, total)` is called after each tagger. Raises AudioError
+    for a song that cannot be decoded."""
     names = names or [str(s) if isinstance(s, (str, Path)) else f"upload {i + 1}" for i, s in enumerate(sources)]
     samples = [load_audio(s, name=n) for s, n in zip(sources, names)]
     placements = [Placement(n) for n in names]
     taggers, missing = available_taggers(keys)
     store = Store(collection)
-    for key, tagger in taggers.items():
+    for done, (key, tagger) in enumerate(taggers.items(), start=1):
+        if progress:
+            progress(done - 1, len(taggers))
         if len(store.load(key).tracks) < 4:
             missing[key] = (f"{collection.name} is not precomputed for {tagger.spec.name}: run `shrooms "
                             f"precompute --collection {collection.key} --models {key}`")

@@ -1,0 +1,61 @@
+"""Compare taggers side by side: linked selections across maps, the score table, confusion matrices."""
+
+import streamlit as st
+
+from shrooms import session, views
+from shrooms.taggers import TAGGERS
+
+SELECTION = "compare_selection"
+st.set_page_config(page_title="shrooms · Compare", page_icon="🍄", layout="wide")
+st.title("Compare the taggers")
+spec, coll = session.pick_collection()
+version = session.fingerprint(coll)
+available = session.stored_keys(coll)
+if len(available) < 2:
+    st.warning("Comparing needs at least two taggers with embeddings of this collection: compute them on the "
+               "Home page. Unavailable: " + "; ".join(session.unavailable_reason(coll, k)
+                                                       for k in TAGGERS if k not in available))
+    st.stop()
+
+chosen = st.multiselect("Taggers (2 to 7)", available, default=available[:3], max_selections=7,
+                        format_func=lambda k: TAGGERS[k].name, key="compare_taggers")
+if len(chosen) < 2:
+    st.info("Pick at least two taggers.")
+    st.stop()
+
+
+def remember_selection(chart: str) -> None:
+    """A selection made in one map becomes the highlighted set in all of them."""
+    points = st.session_state[chart]["selection"]["points"]
+    st.session_state[SELECTION] = [p["customdata"] for p in points if p.get("customdata")]
+
+
+selected = set(st.session_state.get(SELECTION, []))
+if selected:
+    note, clear = st.columns([6, 1])
+    note.caption(f"{len(selected)} tracks selected: highlighted in every map.")
+    if clear.button("Clear selection"):
+        st.session_state[SELECTION] = []
+        st.rerun()
+else:
+    st.caption("Select points (click, box or lasso) in any map to highlight the same tracks in all of them.")
+
+columns = st.columns(min(len(chosen), 3))
+for n, key in enumerate(chosen):
+    frame = session.map_frame(spec, key, "tsne", 2, version)
+    colour = session.colours(spec, key, "tsne", 2, "label", None, version)
+    figure = views.map_figure(frame, colour, 2, title=TAGGERS[key].name, highlight=selected, height=420)
+    with columns[n % len(columns)]:
+        st.plotly_chart(figure, on_select=lambda chart=f"compare_map_{key}": remember_selection(chart),
+                        selection_mode=("points", "box", "lasso"), key=f"compare_map_{key}",
+                        use_container_width=True)
+
+if coll.labels:
+    st.subheader("Scores")
+    st.dataframe(views.score_table(session.scores(spec, tuple(chosen), version)), use_container_width=True)
+    st.subheader("Hungarian-matched k-means confusion")
+    heat = st.columns(min(len(chosen), 3))
+    for n, key in enumerate(chosen):
+        heat[n % len(heat)].plotly_chart(views.confusion_figure(session.confusion(spec, key, version),
+                                                                TAGGERS[key].name), use_container_width=True,
+                                         key=f"confusion_{key}")
