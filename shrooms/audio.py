@@ -25,8 +25,19 @@ SAMPLE_RATE = 16000
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".au", ".snd", ".aiff", ".aif", ".opus")
 
 
+def looks_like_mpeg(head: bytes) -> bool:
+    """An ID3 tag or an MPEG audio frame sync in the first bytes: checked before libmpg123 sees a file,
+    which otherwise prints its own notes to stderr about a text file named .mp3."""
+    return head.startswith(b"ID3") or any(head[i] == 0xFF and head[i + 1] & 0xE0 == 0xE0
+                                          for i in range(len(head) - 1))
+
+
 def _decode(source: str | Path | BinaryIO) -> tuple[np.ndarray, int]:
     """(frames, channels) float32 and the sample rate; soundfile first, librosa/audioread as fallback."""
+    if isinstance(source, (str, Path)) and Path(source).suffix.lower() == ".mp3":
+        with open(source, "rb") as f:
+            if not looks_like_mpeg(f.read(4096)):
+                raise AudioError("no MPEG audio stream")
     try:
         data, sr = sf.read(source, dtype="float32", always_2d=True)
         return data, sr

@@ -64,9 +64,10 @@ def decoded(tracks: list[Track]) -> Iterator[tuple[Track, np.ndarray | AudioErro
             pending[i] = None  # free the samples
 
 
-def run_group(group: list[tuple[Track, np.ndarray]], tagger: Tagger, store: Store) -> None:
-    """All chunks of a group of tracks through one tagger together, then one record per track."""
-    todo = [(t, x) for t, x in group if not store.has(t, tagger)]
+def run_group(group: list[tuple[Track, np.ndarray]], tagger: Tagger, store: Store, valid: set[str]) -> None:
+    """All chunks of a group of tracks through one tagger together, then one record per track; `valid`
+    (the ids already stored) grows as records are written."""
+    todo = [(t, x) for t, x in group if t.id not in valid]
     if not todo:
         return
     chunks = [chunk(x, tagger.spec.input_length) for _, x in todo]
@@ -74,6 +75,7 @@ def run_group(group: list[tuple[Track, np.ndarray]], tagger: Tagger, store: Stor
     bounds = np.cumsum([0] + [len(c) for c in chunks])
     for (track, _), a, b in zip(todo, bounds[:-1], bounds[1:]):
         store.write(track, tagger, pool(tags[a:b], embs[a:b]))
+        valid.add(track.id)
 
 
 def precompute(collection: Collection, keys: list[str] | None = None, progress: Progress | None = None,
@@ -83,14 +85,15 @@ def precompute(collection: Collection, keys: list[str] | None = None, progress: 
     taggers, missing = available_taggers(keys)
     summary = Summary(collection.name, unavailable=missing)
     store = Store(collection)
-    todo = [t for t in collection.tracks if not all(store.has(t, g) for g in taggers.values())]
+    valid = {key: store.valid_ids(tagger) for key, tagger in taggers.items()}
+    todo = [t for t in collection.tracks if not all(t.id in ids for ids in valid.values())]
     summary.cached = len(collection.tracks) - len(todo)
     bar = tqdm(total=len(todo), unit="track", desc=f"precompute {collection.name}", disable=not show_bar or None)
     group: list[tuple[Track, np.ndarray]] = []
 
     def flush() -> None:
-        for tagger in taggers.values():
-            run_group(group, tagger, store)
+        for key, tagger in taggers.items():
+            run_group(group, tagger, store, valid[key])
         summary.computed += len(group)
         summary.audio_seconds += sum(len(x) for _, x in group) / 16000
         bar.update(len(group))
@@ -110,8 +113,9 @@ def precompute(collection: Collection, keys: list[str] | None = None, progress: 
                 flush()
         flush()
     bar.close()
-    for tagger in taggers.values():
-        store.pack(tagger)
+    for key, tagger in taggers.items():
+        if summary.computed or not (store.folder(key) / "pooled.npz").is_file():
+            store.pack(tagger, valid[key])
     store.write_failures(summary.failed)
     summary.seconds = time.perf_counter() - start
     return summary

@@ -91,6 +91,18 @@ class Store:
         except (OSError, ValueError, KeyError):
             return False
 
+    def valid_ids(self, tagger: Tagger) -> set[str]:
+        """Ids of the collection's tracks with a valid record: checked against `pooled.npz`'s keys in one
+        read (records exist, keys match), opening individual records only for tracks it does not vouch for."""
+        packed: dict[str, str] = {}
+        path = self.folder(tagger.spec.key) / "pooled.npz"
+        if path.is_file():
+            with np.load(path) as npz:
+                packed = dict(zip(npz["ids"].tolist(), npz["keys"].tolist()))
+        return {t.id for t in self.collection.tracks
+                if (packed.get(t.id) == record_key(t, tagger) and self.record_path(tagger.spec.key, t.id).is_file())
+                or self.has(t, tagger)}
+
     def write(self, track: Track, tagger: Tagger, out: TrackOutput) -> None:
         atomic_write(self.record_path(tagger.spec.key, track.id), npz_bytes(
             key=np.array(record_key(track, tagger)), id=np.array(track.id), tags=out.tags,
@@ -104,11 +116,11 @@ class Store:
         with np.load(path) as npz:
             return TrackOutput(npz["tags"], npz["embedding"], npz["chunk_tags"], npz["chunk_embeddings"])
 
-    def pack(self, tagger: Tagger) -> None:
-        """Gather every valid record into `pooled.npz` (atomically), in collection order."""
+    def pack(self, tagger: Tagger, valid: set[str]) -> None:
+        """Gather the records of the `valid` track ids into `pooled.npz` (atomically), in collection order."""
         ids, keys, embs, tags = [], [], [], []
         for track in self.collection.tracks:
-            if self.has(track, tagger):
+            if track.id in valid:
                 out = self.read(tagger.spec.key, track.id)
                 ids.append(track.id)
                 keys.append(record_key(track, tagger))

@@ -145,7 +145,7 @@ SCORE_COLUMNS = {"hungarian_kmeans": "Hungarian k-means", "hungarian_gmm": "Hung
 
 
 def score_table(report: dict) -> pd.DataFrame:
-    """One row per tagger; each cell `mean ± std` (or a value), the best per column marked with ★."""
+    """One row per tagger; each cell `mean ± std` (or a value), the best per column (ties too) marked ★."""
     means = pd.DataFrame({TAGGERS[key].name: {col: (s[m]["mean"] if isinstance(s[m], dict) else s[m])
                                               for m, col in SCORE_COLUMNS.items()}
                           for key, s in report["models"].items()}).T
@@ -157,8 +157,9 @@ def score_table(report: dict) -> pd.DataFrame:
                                                  if isinstance(value, dict) else f"{value:.3f}")
     if len(means) > 1:
         for col in SCORE_COLUMNS.values():
-            best = means[col].astype(float).idxmax()
-            table.loc[best, col] = f"★ {table.loc[best, col]}"
+            values = means[col].astype(float)
+            for best in values.index[values == values.max()]:  # every tagger tied for best
+                table.loc[best, col] = f"★ {table.loc[best, col]}"
     return table
 
 

@@ -20,7 +20,7 @@ def page(name: str, demo_collection) -> AppTest:
 
 
 def test_home_shows_status_and_scores(demo_collection) -> None:
-    at = page("app.py", demo_collection)
+    at = page("pages/home.py", demo_collection)
     status = at.dataframe[0].value
     assert list(status["key"]) == ["fcn", "musicnn", "crnn", "sample", "se", "attention", "hcnn"]
     assert list(status["weights"]).count("weights not available") == 4
@@ -33,7 +33,7 @@ def test_home_shows_status_and_scores(demo_collection) -> None:
 
 
 def test_explore_switches_tagger_view_projection_and_colouring(demo_collection) -> None:
-    at = page("pages/1_Explore.py", demo_collection)
+    at = page("pages/explore.py", demo_collection)
     for key in ("musicnn", "crnn", "fcn"):
         at.selectbox(key="explore_tagger").set_value(key).run()
         assert not at.exception
@@ -48,7 +48,7 @@ def test_explore_switches_tagger_view_projection_and_colouring(demo_collection) 
 
 
 def test_explore_track_search_shows_player_tags_and_playable_neighbours(demo_collection) -> None:
-    at = page("pages/1_Explore.py", demo_collection)
+    at = page("pages/explore.py", demo_collection)
     at.selectbox(key="explore_search").set_value("jazz/jazz.03").run()
     assert not at.exception
     assert at.subheader[0].value == "jazz/jazz.03 · jazz"
@@ -57,17 +57,17 @@ def test_explore_track_search_shows_player_tags_and_playable_neighbours(demo_col
 
 
 def test_explore_reports_an_unavailable_tagger(demo_collection) -> None:
-    at = page("pages/1_Explore.py", demo_collection)
+    at = page("pages/explore.py", demo_collection)
     at.selectbox(key="explore_tagger").set_value("hcnn").run()
     assert not at.exception and "weights not available" in at.warning[0].value
 
 
 def test_place_an_uploaded_real_recording(demo_collection) -> None:
-    at = page("pages/2_Place.py", demo_collection)
+    at = page("pages/place.py", demo_collection)
     song = FORMATS / "carnatic_saraga_bhuvini_dasudane.mp3"
     at.file_uploader[0].set_value((song.name, song.read_bytes(), "audio/mpeg")).run()
     assert not at.exception and not at.error
-    assert at.subheader[0].value == f"🎵 {song.name}"
+    assert at.subheader[0].value == song.name
     assert [t.label for t in at.tabs] == ["FCN", "Musicnn", "CRNN"]
     assert len(at.get("audio")) == 3 * 5  # five playable neighbours per tagger
     at.button(key=f"remove_{song.name}").click().run()
@@ -75,17 +75,17 @@ def test_place_an_uploaded_real_recording(demo_collection) -> None:
 
 
 def test_a_non_audio_upload_shows_an_error_and_the_page_keeps_working(demo_collection) -> None:
-    at = page("pages/2_Place.py", demo_collection)
+    at = page("pages/place.py", demo_collection)
     song = FORMATS / "rwc_jazz_m01.wav"
     at.file_uploader[0].set_value([("notes.mp3", b"<html>this is not audio</html>" * 40, "audio/mpeg"),
                                    (song.name, song.read_bytes(), "audio/wav")]).run()
     assert not at.exception
     assert "notes.mp3: not a readable audio file" in at.error[0].value
-    assert [s.value for s in at.subheader] == [f"🎵 {song.name}"]
+    assert [s.value for s in at.subheader] == [song.name]
 
 
 def test_compare_shows_maps_scores_and_confusions(demo_collection) -> None:
-    at = page("pages/3_Compare.py", demo_collection)
+    at = page("pages/compare.py", demo_collection)
     assert at.multiselect(key="compare_taggers").value == ["fcn", "musicnn", "crnn"]
     scores = at.dataframe[0].value
     assert list(scores.index) == ["FCN", "Musicnn", "CRNN"]
@@ -96,7 +96,12 @@ def test_compare_shows_maps_scores_and_confusions(demo_collection) -> None:
 
 
 def test_an_unreadable_folder_path_is_an_error_not_a_crash(demo_collection, tmp_path) -> None:
-    at = page("app.py", demo_collection)
+    at = page("pages/home.py", demo_collection)
     at.sidebar.radio[0].set_value("folder").run()
     at.sidebar.text_input[0].set_value(str(tmp_path / "nope")).run()
     assert not at.exception and "no such folder" in at.sidebar.error[0].value
+
+
+def test_the_router_opens_home_by_default(demo_collection) -> None:
+    at = page("app.py", demo_collection)
+    assert at.title[0].value == "🍄 shrooms" and at.dataframe[0].value.shape[0] == 7

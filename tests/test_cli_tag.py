@@ -51,18 +51,33 @@ def test_human_output_lists_top_tags(tmp_path) -> None:
     assert lines[1].count(",") == 2
 
 
-def test_bad_inputs_give_one_line_errors_and_good_ones_finite_tags(tmp_path) -> None:
-    files = bad_inputs(tmp_path)
-    proc = run_cli("tag", *map(str, files.values()), "--model", "fcn", "--json")
+@pytest.fixture(scope="module")
+def awkward(tmp_path_factory) -> dict:
+    return bad_inputs(tmp_path_factory.mktemp("awkward"))
+
+
+@pytest.mark.parametrize("kind", ["text_as_mp3", "empty", "header_only", "missing"])
+def test_undecodable_input_is_one_line_naming_the_file(kind, awkward) -> None:
+    proc = run_cli("tag", str(awkward[kind]), "--model", "fcn")
     assert_no_traceback(proc)
-    assert proc.returncode == 1  # some files failed
+    assert proc.returncode == 1 and proc.stdout == ""
     errors = [line for line in proc.stderr.splitlines() if line.startswith("shrooms: error:")]
-    for kind in ("text_as_mp3", "empty", "header_only", "missing"):
-        assert sum(files[kind].name in line for line in errors) == 1, (kind, proc.stderr)
-    tagged = json.loads(proc.stdout)
-    for kind in ("truncated", "half_second", "silence", "six_channel_48k_24bit"):
-        tags = np.array(list(tagged[str(files[kind])]["fcn"]["tags"].values()))
-        assert tags.shape == (50,) and np.isfinite(tags).all()
+    assert len(errors) == 1 and awkward[kind].name in errors[0], proc.stderr
+
+
+@pytest.mark.parametrize("kind", ["truncated", "half_second", "silence", "six_channel_48k_24bit"])
+def test_short_silent_truncated_or_multichannel_audio_gets_finite_tags(kind, awkward) -> None:
+    proc = run_cli("tag", str(awkward[kind]), "--model", "fcn", "--json")
+    assert_no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    tags = np.array(list(json.loads(proc.stdout)[str(awkward[kind])]["fcn"]["tags"].values()))
+    assert tags.shape == (50,) and np.isfinite(tags).all() and ((tags > 0) & (tags < 1)).all()
+
+
+def test_good_files_are_still_tagged_when_others_fail(awkward) -> None:
+    proc = run_cli("tag", str(awkward["empty"]), str(COUNTRY), "--model", "fcn", "--json")
+    assert proc.returncode == 1 and "empty.wav" in proc.stderr
+    assert list(json.loads(proc.stdout)) == [str(COUNTRY)]
 
 
 def test_unknown_model_is_a_one_line_error() -> None:

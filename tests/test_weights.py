@@ -37,7 +37,8 @@ def server(tmp_path: Path):
 
 def test_released_weights_are_found_in_the_weights_dir() -> None:
     for key in RELEASED:
-        assert find_weights(TAGGERS[key]) == SHARED / "weights" / "jamendo" / key / "best_model.pth"
+        found = find_weights(TAGGERS[key])
+        assert found.resolve() == (SHARED / "weights" / "jamendo" / key / "best_model.pth").resolve()
     assert find_weights(TAGGERS["hcnn"]) is None
 
 

@@ -6,25 +6,20 @@ import torch
 from torch import nn
 
 from .blocks import ResSE1d
-from .sample import SAMPLE_LAYERS
+from .sample import SampleLevelStack
 
 
-class SampleCNNSE(nn.Module):
+class SampleCNNSE(SampleLevelStack):
     """Embedding: the dense1 output (512), before batch norm and ReLU."""
 
     def __init__(self, n_class: int = 50):
-        super().__init__()
-        for i, (c_in, c_out, shape, stride, pooling) in enumerate(SAMPLE_LAYERS, start=1):
-            setattr(self, f"layer{i}", ResSE1d(c_in, c_out, shape=shape, stride=stride, pooling=pooling))
+        super().__init__(ResSE1d)
         self.dropout = nn.Dropout(0.5)
         self.dense1 = nn.Linear(512, 512)
         self.bn = nn.BatchNorm1d(512)
         self.dense2 = nn.Linear(512, n_class)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = x.unsqueeze(1)
-        for i in range(1, len(SAMPLE_LAYERS) + 1):
-            x = getattr(self, f"layer{i}")(x)
-        emb = self.dense1(x.squeeze(-1))
+        emb = self.dense1(self.features(x))
         out = self.dropout(torch.relu(self.bn(emb)))
         return torch.sigmoid(self.dense2(out)), emb

@@ -6,7 +6,6 @@ from shrooms import session, views
 from shrooms.taggers import TAGGERS
 
 SELECTION = "compare_selection"
-st.set_page_config(page_title="shrooms · Compare", page_icon="🍄", layout="wide")
 st.title("Compare the taggers")
 spec, coll = session.pick_collection()
 version = session.fingerprint(coll)

@@ -8,7 +8,6 @@ from shrooms.place import place
 from shrooms.taggers import TAGGERS
 
 MAX_MB = 50
-st.set_page_config(page_title="shrooms · Place", page_icon="🍄", layout="wide")
 st.title("Place your track")
 spec, coll = session.pick_collection()
 version = session.fingerprint(coll)
@@ -47,7 +46,7 @@ if not mine:
                + ", ".join(TAGGERS[k].name for k in available) + ".")
 for name, placed in mine.items():
     head, remove = st.columns([6, 1])
-    head.subheader(f"🎵 {name}")
+    head.subheader(name)
     if remove.button("Remove", key=f"remove_{name}"):
         del uploads[name]
         st.rerun()

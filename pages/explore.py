@@ -5,7 +5,6 @@ import streamlit as st
 from shrooms import session, views
 from shrooms.taggers import TAGGERS
 
-st.set_page_config(page_title="shrooms · Explore", page_icon="🍄", layout="wide")
 st.title("Explore a tagger's map")
 spec, coll = session.pick_collection()
 version = session.fingerprint(coll)
