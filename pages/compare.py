@@ -43,7 +43,8 @@ columns = st.columns(min(len(chosen), 3))
 for n, key in enumerate(chosen):
     frame = session.map_frame(spec, key, "tsne", 2, version)
     colour = session.colours(spec, key, "tsne", 2, "label", None, version)
-    figure = views.map_figure(frame, colour, 2, title=TAGGERS[key].name, highlight=selected, height=420)
+    figure = views.map_figure(frame, colour, 2, title=TAGGERS[key].name, highlight=selected, height=480)
+    figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.02))  # keep the narrow maps wide
     with columns[n % len(columns)]:
         st.plotly_chart(figure, on_select=lambda chart=f"compare_map_{key}": remember_selection(chart),
                         selection_mode=("points", "box", "lasso"), key=f"compare_map_{key}",
