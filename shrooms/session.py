@@ -19,7 +19,7 @@ from .taggers import TAGGERS, find_weights, missing_message
 COLLECTION_KEY = "collection_spec"
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner="Loading the collection (on first start the demo is synthesised: about 10 s)…")
 def collection(spec: str) -> Collection:
     return load_collection(spec)
 

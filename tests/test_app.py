@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from .audio_files import FORMATS
@@ -105,3 +106,24 @@ def test_an_unreadable_folder_path_is_an_error_not_a_crash(demo_collection, tmp_
 def test_the_router_opens_home_by_default(demo_collection) -> None:
     at = page("app.py", demo_collection)
     assert at.title[0].value == "🍄 shrooms" and at.dataframe[0].value.shape[0] == 7
+
+
+def test_first_start_with_nothing_on_disk_computes_the_demo(private_cache, tmp_path, monkeypatch) -> None:
+    """An empty cache: the home page synthesises the demo and precomputes it on the spot (here with
+    Musicnn's weights only, to keep the test short)."""
+    from .conftest import SHARED
+    weights = tmp_path / "weights" / "jamendo" / "musicnn"
+    weights.mkdir(parents=True)
+    (weights / "best_model.pth").symlink_to(SHARED / "weights" / "jamendo" / "musicnn" / "best_model.pth")
+    monkeypatch.setenv("SHROOMS_WEIGHTS_DIR", str(tmp_path / "weights"))
+    st.cache_resource.clear()  # collections cached by earlier tests point at the session's cache
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "pages" / "home.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    status = at.dataframe[0].value.set_index("key")
+    assert status.loc["musicnn", "embeddings"] == "96 / 96" and status.loc["fcn", "embeddings"] == "0 / 96"
+    assert len(list((private_cache / "datasets" / "demo").rglob("*.wav"))) == 96
+    assert (private_cache / "embeddings" / "demo" / "musicnn" / "pooled.npz").is_file()
+    st.cache_resource.clear()  # leave no collection pointing at this test's cache
+    st.cache_data.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,7 +14,7 @@ from torch import nn
 from ..audio import chunk
 from ..errors import WeightsUnavailable
 from .registry import TAGGERS, TaggerSpec, get_spec
-from .weights import load_model
+from .weights import find_weights, load_model, missing_message
 
 # Samples per forward pass on a GPU. On the CPU one chunk per pass is fastest (measured) and, like any
 # fixed batch size, makes a chunk's result independent of which other chunks share its batch.
@@ -76,11 +77,20 @@ def pool(chunk_tags: np.ndarray, chunk_embeddings: np.ndarray) -> TrackOutput:
     return TrackOutput(chunk_tags.mean(axis=0), chunk_embeddings.mean(axis=0), chunk_tags, chunk_embeddings)
 
 
-@functools.lru_cache(maxsize=None)
 def load_tagger(key: str, device: str | None = None) -> Tagger:
-    """The tagger `key` with its released weights, loaded once per process (raises WeightsUnavailable)."""
+    """The tagger `key` with the weights found now (raises WeightsUnavailable); each weights file is
+    loaded once per process."""
     spec = get_spec(key)
-    model, digest = load_model(spec)
+    path = find_weights(spec)
+    if path is None:
+        raise WeightsUnavailable(missing_message(spec))
+    return cached_tagger(key, str(path), device)
+
+
+@functools.lru_cache(maxsize=None)
+def cached_tagger(key: str, path: str, device: str | None) -> Tagger:
+    spec = get_spec(key)
+    model, digest = load_model(spec, Path(path))
     return Tagger(spec, model, torch.device(device) if device else None, digest)
 
 

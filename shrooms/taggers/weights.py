@@ -76,10 +76,10 @@ def download_weights(spec: TaggerSpec) -> Path:
     return dest
 
 
-def load_model(spec: TaggerSpec) -> tuple[nn.Module, str]:
-    """The network with its released weights and their sha256, or WeightsUnavailable saying how to
-    provide them."""
-    path = find_weights(spec)
+def load_model(spec: TaggerSpec, path: Path | None = None) -> tuple[nn.Module, str]:
+    """The network with its weights (from `path`, else the first found) and their sha256, or
+    WeightsUnavailable saying how to provide them."""
+    path = path or find_weights(spec)
     if path is None:
         raise WeightsUnavailable(missing_message(spec))
     digest = sha256_of(path)
