@@ -48,14 +48,14 @@ for n, key in enumerate(chosen):
     with columns[n % len(columns)]:
         st.plotly_chart(figure, on_select=lambda chart=f"compare_map_{key}": remember_selection(chart),
                         selection_mode=("points", "box", "lasso"), key=f"compare_map_{key}",
-                        use_container_width=True)
+                        width="stretch")
 
 if coll.labels:
     st.subheader("Scores")
-    st.dataframe(views.score_table(session.scores(spec, tuple(chosen), version)), use_container_width=True)
+    st.dataframe(views.score_table(session.scores(spec, tuple(chosen), version)), width="stretch")
     st.subheader("Hungarian-matched k-means confusion")
     heat = st.columns(min(len(chosen), 3))
     for n, key in enumerate(chosen):
         heat[n % len(heat)].plotly_chart(views.confusion_figure(session.confusion(spec, key, version),
-                                                                TAGGERS[key].name), use_container_width=True,
+                                                                TAGGERS[key].name), width="stretch",
                                          key=f"confusion_{key}")

@@ -29,11 +29,11 @@ figure = views.map_figure(frame, colour, dims)
 picked: list[str] = []
 if dims == 2:
     event = st.plotly_chart(figure, on_select="rerun", selection_mode="points", key=f"explore_map_{key}_{method}",
-                            use_container_width=True)
+                            width="stretch")
     picked = [p["customdata"] for p in event.selection.points if p.get("customdata")] if event else []
     st.caption("Click a point to hear it. Scroll to zoom, drag to pan.")
 else:
-    st.plotly_chart(figure, use_container_width=True, key=f"explore_map3d_{key}_{method}")
+    st.plotly_chart(figure, width="stretch", key=f"explore_map3d_{key}_{method}")
     st.caption("3-D is for looking around (drag to orbit); find a track below to hear it.")
 
 search = st.selectbox("Find a track", list(frame["id"]), index=None, placeholder="type a track name…",

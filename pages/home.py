@@ -24,7 +24,7 @@ if coll.kind == "demo" and todo and not st.session_state.get("demo_started"):
     st.rerun()
 
 st.subheader("Taggers")
-st.dataframe(status.drop(columns=["complete"]), hide_index=True, use_container_width=True)
+st.dataframe(status.drop(columns=["complete"]), hide_index=True, width="stretch")
 if todo and st.button(f"Compute embeddings for {', '.join(todo)} ({len(coll.tracks)} tracks)", type="primary"):
     session.run_precompute(coll, todo)
     st.rerun()
@@ -32,7 +32,7 @@ if todo and st.button(f"Compute embeddings for {', '.join(todo)} ({len(coll.trac
 failures = Store(coll).failures()
 if failures:
     with st.expander(f"{len(failures)} unreadable tracks were skipped"):
-        st.dataframe(failures, hide_index=True, use_container_width=True)
+        st.dataframe(failures, hide_index=True, width="stretch")
 
 keys = session.stored_keys(coll)
 st.subheader("How well does each tagger's space organise the labels?")
@@ -42,6 +42,6 @@ elif keys:
     result = session.scores(spec, tuple(keys), session.fingerprint(coll))
     st.caption(f"k-means, GMM and Ward clusters (k = {result['k']}) matched to the {result['labels']} labels by the "
                f"Hungarian algorithm; chance is {result['chance']:.3f}. Mean ± std over 3 seeds; ★ marks the best.")
-    st.dataframe(views.score_table(result), use_container_width=True)
+    st.dataframe(views.score_table(result), width="stretch")
 else:
     st.caption("Compute embeddings first.")

@@ -56,9 +56,9 @@ for name, placed in mine.items():
             frame = session.map_frame(spec, key, "tsne", 2, version)
             colour = session.colours(spec, key, "tsne", 2, "label", None, version)
             figure = views.map_figure(frame, colour, 2, uploads=[{"name": name, "xy": where.xy}], height=480)
-            st.plotly_chart(figure, use_container_width=True, key=f"place_map_{name}_{key}")
+            st.plotly_chart(figure, width="stretch", key=f"place_map_{name}_{key}")
             left, right = st.columns([2, 3])
-            left.plotly_chart(views.tags_figure(where.top_tags(8), "top tags"), use_container_width=True,
+            left.plotly_chart(views.tags_figure(where.top_tags(8), "top tags"), width="stretch",
                               key=f"place_tags_{name}_{key}")
             with right:
                 session.show_neighbours(where.neighbours)

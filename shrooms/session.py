@@ -143,7 +143,7 @@ def show_track(spec: str, coll: Collection, key: str, track_id: str, version: st
     left, right = st.columns([2, 3])
     order = out.tags.argsort()[::-1][:8]
     left.plotly_chart(views.tags_figure([(TAGGERS[key].tags[i], float(out.tags[i])) for i in order],
-                                        f"{TAGGERS[key].name}: top tags"), use_container_width=True)
+                                        f"{TAGGERS[key].name}: top tags"), width="stretch")
     with right:
         near = [n for n in nearest(coll, key, out.embedding[None, :], 6)[0] if n.id != track_id][:5]
         show_neighbours(near)
