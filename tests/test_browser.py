@@ -21,8 +21,8 @@ CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "docs" / "screenshots"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
-POINT_OF_FIRST_TRACE = """() => {
-  const gd = document.querySelector('.js-plotly-plot');
+POINT_OF_FIRST_TRACE = """(n = 0) => {
+  const gd = document.querySelectorAll('.js-plotly-plot')[n];
   const full = gd._fullLayout, trace = gd._fullData[0], box = gd.getBoundingClientRect();
   return [box.left + full._size.l + full.xaxis.l2p(trace.x[0]), box.top + full._size.t + full.yaxis.l2p(trace.y[0])];
 }"""
@@ -118,8 +118,21 @@ def test_uploaded_track_appears_on_the_map(server, page) -> None:
     page.screenshot(path=str(SHOTS / "place.png"), full_page=True)
 
 
-def test_compare_page(server, page) -> None:
+HIGHLIGHTED_PER_MAP = """() => [...document.querySelectorAll('.js-plotly-plot')].slice(0, 3).map(
+    gd => gd._fullData.reduce((n, t) => n + (typeof t.marker.size === 'number' ? 0
+          : Array.from(t.marker.size).filter(s => s > 7).length), 0))"""
+
+
+def test_compare_page_links_a_selection_across_maps(server, page) -> None:
     page.goto(f"{server}/compare")
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 6", timeout=180_000)
     settle(page)
     page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+    x, y = page.evaluate(POINT_OF_FIRST_TRACE, 1)  # a point in the second map (Musicnn)
+    page.mouse.click(x, y)
+    page.wait_for_selector("text=tracks selected", timeout=60_000)
+    settle(page)
+    page.wait_for_function(f"() => {{ const n = ({HIGHLIGHTED_PER_MAP})(); return n[0] >= 1 && n.every(c => c === n[0]); }}",
+                           timeout=60_000)
+    counts = page.evaluate(f"() => ({HIGHLIGHTED_PER_MAP})()")
+    assert len(counts) == 3 and counts[0] == counts[1] == counts[2] >= 1  # the same tracks, in every map
