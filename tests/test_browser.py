@@ -21,7 +21,7 @@ CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "docs" / "screenshots"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
-POINT_OF_FIRST_TRACE = """(n = 0) => {
+POINT_OF_FIRST_TRACE = """n => {
   const gd = document.querySelectorAll('.js-plotly-plot')[n];
   const full = gd._fullLayout, trace = gd._fullData[0], box = gd.getBoundingClientRect();
   return [box.left + full._size.l + full.xaxis.l2p(trace.x[0]), box.top + full._size.t + full.yaxis.l2p(trace.y[0])];
@@ -95,7 +95,7 @@ def test_clicking_a_point_plays_it(server, page) -> None:
     page.wait_for_selector(".js-plotly-plot .scatterlayer, .js-plotly-plot canvas", timeout=120_000)
     settle(page)
     page.wait_for_timeout(500)
-    x, y = page.evaluate(POINT_OF_FIRST_TRACE)
+    x, y = page.evaluate(POINT_OF_FIRST_TRACE, 0)
     page.mouse.click(x, y)
     player = page.wait_for_selector("audio", timeout=60_000)
     source = player.get_attribute("src") or page.evaluate("el => el.currentSrc || el.querySelector('source')?.src", player)
