@@ -4,7 +4,7 @@ Layout under `cache/embeddings/<collection>/<tagger>/`: `records/<hash of track 
 each written to a temporary file and renamed into place (a killed run never leaves a torn record), and
 `pooled.npz`, all pooled rows in one file for fast loading, rebuilt from the records when stale.
 A record is valid only while its key matches: the audio file's size and mtime, the weights' sha256 and
-the front-end version; anything else is recomputed, nothing more.
+the taggers' code version; anything else is recomputed, nothing more.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ import pandas as pd
 
 from .collections import Collection, Track
 from .config import cache_dir
-from .taggers import Tagger, TrackOutput
-from .taggers.frontends import FRONT_END_VERSION
+from .taggers import TAGGER_VERSION, Tagger, TrackOutput
 
 CHUNKING_VERSION = "even-1"
 
@@ -54,7 +53,7 @@ def file_fingerprint(path: Path) -> str:
 
 
 def record_key(track: Track, tagger: Tagger) -> str:
-    return "|".join([file_fingerprint(track.path), tagger.weights_sha256, FRONT_END_VERSION, CHUNKING_VERSION])
+    return "|".join([file_fingerprint(track.path), tagger.weights_sha256, TAGGER_VERSION, CHUNKING_VERSION])
 
 
 @dataclass
@@ -141,7 +140,7 @@ class Store:
         with np.load(path) as npz:
             row = {i: n for n, i in enumerate(npz["ids"])}
             keys = npz["keys"]
-            version = f"|{FRONT_END_VERSION}|{CHUNKING_VERSION}"
+            version = f"|{TAGGER_VERSION}|{CHUNKING_VERSION}"
             keep = [n for n, t in enumerate(self.collection.tracks) if t.id in row and
                     keys[row[t.id]].startswith(file_fingerprint(t.path) + "|") and keys[row[t.id]].endswith(version)]
             take = [row[self.collection.tracks[n].id] for n in keep]

@@ -15,8 +15,6 @@ SAMPLE_RATE = 16000
 N_FFT = 512
 HOP = 256
 AMIN = 1e-10
-# Bump when anything here changes numerically: cached embeddings keyed on it are then recomputed.
-FRONT_END_VERSION = "1"
 
 
 def power_to_db(x: torch.Tensor) -> torch.Tensor:

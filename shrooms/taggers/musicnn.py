@@ -10,7 +10,8 @@ from .frontends import MelTagger
 
 
 class VerticalConv(nn.Module):
-    """Timbral filters: tall kernels over frequency, max-pooled over the frequency axis."""
+    """Timbral filters: tall kernels over frequency, max-pooled over the frequency axis (before the ReLU,
+    which commutes with the max)."""
 
     def __init__(self, c_in: int, c_out: int, shape: tuple[int, int]):
         super().__init__()
@@ -19,7 +20,7 @@ class VerticalConv(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.bn(self.conv(x))).amax(dim=2)
+        return self.relu(self.bn(self.conv(x)).amax(dim=2))
 
 
 class HorizontalConv(nn.Module):
