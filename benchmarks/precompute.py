@@ -4,9 +4,10 @@ Builds (once, cached outside the repo) N clips of 30 s at 22,050 Hz mono 16-bit 
 cut from Debian's real game/media music (asc-music, asterisk-moh-opsound-wav, pushover-data; clips of
 one recording overlap when N asks for more than its length holds). Then, each in a fresh cache and a
 fresh process: every available tagger alone on the first --per-model tracks, and all of them together on
-all N tracks. Prints seconds of audio per wall-clock second and peak memory (max RSS).
+all N tracks. Prints seconds of audio per wall-clock second and peak memory (max RSS). With --large M, also
+runs the first tagger over M tracks (the N clips linked under M names) to show memory stays flat.
 
-    python benchmarks/precompute.py [--tracks 1000] [--per-model 200] [--models fcn,musicnn,crnn]
+    python benchmarks/precompute.py [--tracks 1000] [--per-model 200] [--models fcn,musicnn,crnn] [--large 10000]
 """
 
 from __future__ import annotations
@@ -59,12 +60,15 @@ def build(n: int, seconds: float = 30.0) -> Path:
 
 
 def subset(root: Path, n: int) -> Path:
-    """A folder of symlinks to the first n tracks (round-robin over labels), GTZAN-shaped."""
+    """A GTZAN-shaped folder of n symlinks: the first n tracks (round-robin over labels), cycling through
+    them again under new numbers when n exceeds the collection."""
     dest = Path(tempfile.mkdtemp(prefix=f"subset-{n}-"))
     tracks = sorted((root / "genres").glob("*/*.wav"), key=lambda p: (int(p.stem.split(".")[1]), p.parent.name))
-    for p in tracks[:n]:
-        (dest / "genres" / p.parent.name).mkdir(parents=True, exist_ok=True)
-        (dest / "genres" / p.parent.name / p.name).symlink_to(p)
+    for i in range(n):
+        p = tracks[i % len(tracks)]
+        label = p.parent.name
+        (dest / "genres" / label).mkdir(parents=True, exist_ok=True)
+        (dest / "genres" / label / f"{label}.{i:05d}.wav").symlink_to(p)
     return dest
 
 
@@ -89,6 +93,7 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=1000)
     parser.add_argument("--per-model", type=int, default=200)
     parser.add_argument("--models", default="fcn,musicnn,crnn")
+    parser.add_argument("--large", type=int, default=0, help="also run the first model over this many tracks")
     args = parser.parse_args()
     root = build(args.tracks)
     print(f"collection: {args.tracks} real 30-s clips (22,050 Hz WAV) in {root}; {os.cpu_count()} cores")
@@ -103,6 +108,10 @@ def main() -> None:
     print(f"{'all together (subset)':<28}{args.per_model:>8}{wall_s:>10.1f}{args.per_model * 30 / wall_s:>12.0f}{rss_s:>10.0f}")
     print(f"peak memory {rss_s:.0f} MiB for {args.per_model} tracks vs {rss:.0f} MiB for {args.tracks}: "
           "audio is streamed, not held")
+    if args.large:
+        key = args.models.split(",")[0]
+        wall, rss, _ = run(subset(root, args.large), key)
+        print(f"{key + ' alone':<28}{args.large:>8}{wall:>10.1f}{args.large * 30 / wall:>12.0f}{rss:>10.0f}")
 
 
 if __name__ == "__main__":
