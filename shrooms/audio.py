@@ -60,7 +60,7 @@ def load_audio(source: str | Path | bytes | BinaryIO, name: str | None = None) -
     """
     label = name or (str(source) if isinstance(source, (str, Path)) else "uploaded audio")
     if isinstance(source, (str, Path)) and not Path(source).is_file():
-        raise AudioError(f"{label}: no such file")
+        raise AudioError(f"{label}: " + ("a folder, not an audio file" if Path(source).is_dir() else "no such file"))
     if isinstance(source, bytes):
         source = io.BytesIO(source)
     try:

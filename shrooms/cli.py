@@ -101,7 +101,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     keys = [k for k in model_keys(args.models) if len(store.load(k).tracks)]
     if not keys:
         raise ShroomsError(f"{collection.name} has no precomputed embeddings: run `shrooms precompute "
-                           f"--collection {args.collection or 'demo'}` first")
+                           f"--collection {collection.source}` first")
     result = report(collection, keys, args.clusters, tuple(range(args.seeds)))
     if args.json:
         json.dump(result, sys.stdout, indent=2)

@@ -38,7 +38,8 @@ class Track:
 
 @dataclass
 class Collection:
-    """A named, ordered list of tracks. `key` names it in the cache; `kind` is gtzan, folder or demo."""
+    """A named, ordered list of tracks. `key` names it in the cache; `kind` is gtzan, folder or demo;
+    `source` is what `--collection` takes to load it again (for commands the user can paste)."""
 
     key: str
     name: str
@@ -46,6 +47,7 @@ class Collection:
     root: Path
     tracks: list[Track] = field(default_factory=list)
     description: str = ""
+    source: str = "demo"
 
     @property
     def labels(self) -> list[str]:
@@ -91,7 +93,8 @@ def gtzan_collection(path: str | Path | None = None) -> Collection:
             if m:
                 tracks.append(Track(f"{m['genre']}.{m['num']}", f, genre_dir.name, duration(f)))
     return Collection("gtzan", "GTZAN", "gtzan", root, tracks,
-                      "GTZAN genre collection: 1,000 clips of 30 s in 10 genres (Tzanetakis & Cook 2002)")
+                      "GTZAN genre collection: 1,000 clips of 30 s in 10 genres (Tzanetakis & Cook 2002)",
+                      str(path) if path else "gtzan")
 
 
 def audio_files(root: Path) -> list[Path]:
@@ -116,7 +119,7 @@ def folder_collection(root: str | Path, name: str | None = None) -> Collection:
     if not tracks:
         raise ShroomsError(f"{root}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) found")
     key = f"{re.sub(r'[^A-Za-z0-9_-]+', '-', root.name)}-{hashlib.sha1(str(root).encode()).hexdigest()[:8]}"
-    return Collection(key, name or root.name, "folder", root, tracks, f"music folder {root}")
+    return Collection(key, name or root.name, "folder", root, tracks, f"music folder {root}", str(root))
 
 
 def demo_collection() -> Collection:

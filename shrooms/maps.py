@@ -96,7 +96,7 @@ def get_map(collection: Collection, key: str, method: str = "tsne", dims: int = 
     results = Store(collection).load(key)
     if len(results.tracks) == 0:
         raise ShroomsError(f"{collection.name} has no {key} embeddings yet: run "
-                           f"`shrooms precompute --collection {collection.key} --models {key}`")
+                           f"`shrooms precompute --collection {collection.source} --models {key}`")
     path = (cache_dir() / "maps" / collection.key / key /
             f"{method}-{dims}d-seed{seed}-{results_digest(results)}.pkl")
     if path.is_file():

@@ -84,13 +84,15 @@ def place(sources: list[str | Path | bytes | BinaryIO], collection: Collection, 
         if progress:
             progress(done - 1, len(taggers))
         if len(store.load(key).tracks) < 4:
-            missing[key] = (f"{collection.name} is not precomputed for {tagger.spec.name}: run `shrooms "
-                            f"precompute --collection {collection.key} --models {key}`")
+            missing[key] = f"{collection.name} is not precomputed for {tagger.spec.name}"
             continue
         for placement, where in zip(placements, place_on(collection, tagger, samples, k)):
             placement.models[key] = where
     for placement in placements:
         placement.unavailable = dict(missing)
     if not any(p.models for p in placements):
+        if taggers:
+            raise ShroomsError(f"{collection.name} has no precomputed embeddings: run `shrooms precompute "
+                               f"--collection {collection.source} --models {','.join(taggers)}` first")
         raise ShroomsError("no tagger could place these songs: " + "; ".join(missing.values()))
     return placements

@@ -84,3 +84,12 @@ def test_unknown_model_is_a_one_line_error() -> None:
     proc = run_cli("tag", str(COUNTRY), "--model", "vgg")
     assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0
     assert "unknown tagger 'vgg'" in proc.stderr
+
+
+def test_a_folder_given_as_a_file_says_so(tmp_path) -> None:
+    folder = tmp_path / "my_music"
+    folder.mkdir()
+    proc = run_cli("tag", str(folder), "--model", "fcn")
+    assert_no_traceback(proc)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"shrooms: error: {folder}: a folder, not an audio file"

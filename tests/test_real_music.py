@@ -14,7 +14,8 @@ from shrooms.maps import get_map
 
 from .conftest import RELEASED
 from .debian_music import debian_collection
-from .helpers import run_cli
+from .audio_files import COUNTRY
+from .helpers import assert_no_traceback, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +73,17 @@ def test_placement_lands_near_its_neighbours_on_the_map(debian) -> None:
     near_xy = tsne.coords[[tsne.ids.index(n["id"]) for n in where["neighbours"]]]
     spread = np.ptp(tsne.coords, axis=0).max()
     assert np.linalg.norm(near_xy - np.array(where["xy"]), axis=1).min() < 0.25 * spread
+
+
+def test_placing_on_a_collection_not_yet_computed_says_the_command_to_run(tmp_path, private_cache) -> None:
+    """The hint is a command the user can paste: the folder's path, not the cache's internal name."""
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    (folder / COUNTRY.name).symlink_to(COUNTRY)
+    place = run_cli("place", str(COUNTRY), "--collection", str(folder), "--models", "fcn,crnn")
+    report = run_cli("report", "--collection", str(folder), "--models", "fcn,crnn")
+    for proc in (place, report):
+        assert_no_traceback(proc)
+        assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+        assert f"run `shrooms precompute --collection {folder}" in proc.stderr, proc.stderr
+    assert place.stderr.strip().endswith(f"--collection {folder} --models fcn,crnn` first")
