@@ -132,7 +132,7 @@ def cmd_place(args: argparse.Namespace) -> int:
     for p in placements:
         print(p.name)
         for key, m in p.models.items():
-            near = ", ".join(f"{n.id} ({n.label}, {n.distance:.3f})" for n in m.neighbours)
+            near = ", ".join(f"{n.id} ({n.label + ', ' if n.label else ''}{n.distance:.3f})" for n in m.neighbours)
             print(f"  {TAGGERS[key].name:<22} at ({m.xy[0]:.1f}, {m.xy[1]:.1f}); nearest: {near}")
         for key in p.unavailable:
             print(f"  {TAGGERS[key].name:<22} unavailable")

@@ -55,7 +55,10 @@ class Map:
 
     def place_one(self, row: np.ndarray) -> np.ndarray:
         z = self.projector.transform(row)
-        return pad_columns(z, self.dims) if self.tsne is None else np.asarray(self.tsne.transform(z))
+        if self.tsne is None:
+            return pad_columns(z, self.dims)
+        # openTSNE's default placement perplexity, 5, capped as for the fit on collections under 16 tracks
+        return np.asarray(self.tsne.transform(z, perplexity=min(5.0, (len(self.ids) - 1) / 3.0)))
 
 
 def pad_columns(z: np.ndarray, dims: int) -> np.ndarray:

@@ -92,7 +92,7 @@ def place(sources: list[str | Path | bytes | BinaryIO], collection: Collection, 
         placement.unavailable = dict(missing)
     if not any(p.models for p in placements):
         if taggers:
-            raise ShroomsError(f"{collection.name} has no precomputed embeddings: run `shrooms precompute "
-                               f"--collection {collection.source} --models {','.join(taggers)}` first")
+            raise ShroomsError(f"{collection.name} needs at least 4 tracks with embeddings to place songs on: run "
+                               f"`shrooms precompute --collection {collection.source} --models {','.join(taggers)}` first")
         raise ShroomsError("no tagger could place these songs: " + "; ".join(missing.values()))
     return placements

@@ -14,7 +14,7 @@ from shrooms.maps import get_map
 
 from .conftest import RELEASED
 from .debian_music import debian_collection
-from .audio_files import COUNTRY
+from .audio_files import COUNTRY, FORMATS
 from .helpers import assert_no_traceback, run_cli
 
 
@@ -87,3 +87,15 @@ def test_placing_on_a_collection_not_yet_computed_says_the_command_to_run(tmp_pa
         assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
         assert f"run `shrooms precompute --collection {folder}" in proc.stderr, proc.stderr
     assert place.stderr.strip().endswith(f"--collection {folder} --models fcn,crnn` first")
+
+
+def test_placing_on_a_small_unlabelled_folder_is_clean(private_cache) -> None:
+    """Eleven real recordings, no labels: placement works, neighbours carry no label, and nothing leaks
+    to stderr (openTSNE would warn about its default perplexity on a map this small)."""
+    folder = FORMATS
+    assert run_cli("precompute", "--collection", str(folder), "--models", "fcn").returncode == 0
+    proc = run_cli("place", str(COUNTRY), "--collection", str(folder), "--models", "fcn", "--json")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    neighbours = json.loads(proc.stdout)[str(COUNTRY)]["fcn"]["neighbours"]
+    assert len(neighbours) == 5 and all(n["label"] is None for n in neighbours)
+    assert [n["distance"] for n in neighbours] == sorted(n["distance"] for n in neighbours)
