@@ -1,5 +1,6 @@
-"""The app's shared Streamlit glue: cached loaders (data with `st.cache_data`, models and maps with
-`st.cache_resource`), the collection picker, and precompute with a progress bar. Pages stay layout-only."""
+"""The app's shared Streamlit glue: cached loaders (data with `st.cache_data`, collections with
+`st.cache_resource`; models are loaded once per process by `shrooms.taggers.load_tagger` itself, for the
+CLI and the app alike), the collection picker, and precompute with a progress bar. Pages stay layout-only."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from .analysis import confusion_for, report
 from .collections import Collection, find_gtzan, load_collection
 from .embed import precompute
 from .errors import ShroomsError
-from .maps import get_map
 from .place import nearest
 from .store import Store
 from .taggers import TAGGERS, find_weights, missing_message
@@ -43,11 +43,6 @@ def map_frame(spec: str, key: str, method: str, dims: int, _version: str) -> pd.
 def colours(spec: str, key: str, method: str, dims: int, by: str, tag: str | None, _version: str) -> pd.Series:
     coll = collection(spec)
     return views.colour_values(coll, key, map_frame(spec, key, method, dims, _version), by, tag)
-
-
-@st.cache_resource(show_spinner="Fitting the map (once per collection and tagger)…", max_entries=32)
-def map_for(spec: str, key: str, method: str, dims: int, _version: str):
-    return get_map(collection(spec), key, method, dims)
 
 
 @st.cache_data(show_spinner="Scoring the taggers (clusters, kNN, probe)…", max_entries=16)

@@ -3,7 +3,6 @@ the bit-identical result, skips unreadable files with a reason."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
