@@ -117,6 +117,12 @@ def cluster_scores(x: np.ndarray, y: np.ndarray, k: int, seeds=DEFAULT_SEEDS) ->
     return {name: stat(values) for name, values in runs.items()}
 
 
+def preprocessed(embeddings: np.ndarray) -> np.ndarray:
+    """The embeddings as the maps see them too (`maps.fit_projector`: standardise, PCA to ≤ 50 dims)."""
+    x = embeddings.astype(np.float64)
+    return fit_projector(x).transform(x)
+
+
 def labelled(collection: Collection, key: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """The stored tracks that have labels: (tracks, embeddings, labels)."""
     results = Store(collection).load(key)
@@ -128,11 +134,18 @@ def labelled(collection: Collection, key: str) -> tuple[pd.DataFrame, np.ndarray
         results.tracks["label"][mask].to_numpy(dtype=str)
 
 
+def checked_k(k: int, n_tracks: int) -> int:
+    """A cluster count that can be fitted: 2 to the number of tracks."""
+    if not 2 <= k <= n_tracks:
+        raise ShroomsError(f"cannot make {k} clusters of {n_tracks} tracks: choose 2 to {n_tracks}")
+    return k
+
+
 def model_report(collection: Collection, key: str, k: int | None = None, seeds=DEFAULT_SEEDS) -> dict:
     """Every measure for one tagger, on the (preprocessed) embeddings and on the 2-D t-SNE map."""
     tracks, emb, y = labelled(collection, key)
-    k = k or len(np.unique(y))
-    z = fit_projector(emb.astype(np.float64)).transform(emb.astype(np.float64))
+    k = checked_k(k or len(np.unique(y)), len(y))
+    z = preprocessed(emb)
     scores = cluster_scores(z, y, k, seeds)
     tsne = get_map(collection, key, "tsne", 2)
     xy = tsne.coords[[tsne.ids.index(i) for i in tracks["id"]]]
@@ -158,5 +171,5 @@ def report(collection: Collection, keys: list[str], k: int | None = None, seeds=
 def confusion_for(collection: Collection, key: str, k: int | None = None, seed: int = 0) -> pd.DataFrame:
     """The Hungarian-matched k-means confusion matrix of one tagger, for plotting."""
     _, emb, y = labelled(collection, key)
-    z = fit_projector(emb.astype(np.float64)).transform(emb.astype(np.float64))
-    return matched_confusion(y, cluster_labels(z, k or len(np.unique(y)), "kmeans", seed))
+    return matched_confusion(y, cluster_labels(preprocessed(emb), checked_k(k or len(np.unique(y)), len(y)),
+                                               "kmeans", seed))

@@ -30,6 +30,13 @@ def model_keys(value: str) -> list[str]:
     return [get_spec(k.strip()).key for k in value.split(",") if k.strip()]
 
 
+def positive_int(value: str) -> int:
+    """argparse type: an integer of at least 1."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
 def top_tags(tags, names, n: int) -> list[tuple[str, float]]:
     order = sorted(range(len(names)), key=lambda i: -float(tags[i]))[:n]
     return [(names[i], float(tags[i])) for i in order]
@@ -152,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     tag = sub.add_parser("tag", help="tag audio files with the Jamendo taggers")
     tag.add_argument("files", nargs="+", metavar="FILE")
     tag.add_argument("--model", default="all", help="tagger key, comma-separated keys, or all")
-    tag.add_argument("--top", type=int, default=5, help="tags to show per model (default 5)")
+    tag.add_argument("--top", type=positive_int, default=5, help="tags to show per model (default 5)")
     tag.add_argument("--json", action="store_true", help="print every tag's probability as JSON")
     tag.set_defaults(run=cmd_tag)
 
@@ -164,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="cluster and score each tagger's embeddings against the labels")
     rep.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
     rep.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
-    rep.add_argument("--clusters", type=int, default=None, help="k (default: the number of labels)")
-    rep.add_argument("--seeds", type=int, default=5, help="seeds to average over (default 5)")
+    rep.add_argument("--clusters", type=positive_int, default=None, help="k (default: the number of labels)")
+    rep.add_argument("--seeds", type=positive_int, default=5, help="seeds to average over (default 5)")
     rep.add_argument("--json", action="store_true")
     rep.set_defaults(run=cmd_report)
 
@@ -173,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("files", nargs="+", metavar="FILE")
     pl.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
     pl.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
-    pl.add_argument("--neighbours", type=int, default=5, help="nearest tracks to list (default 5)")
+    pl.add_argument("--neighbours", type=positive_int, default=5, help="nearest tracks to list (default 5)")
     pl.add_argument("--json", action="store_true")
     pl.set_defaults(run=cmd_place)
 

@@ -44,6 +44,16 @@ def test_report_is_well_above_chance(debian) -> None:
     assert table.returncode == 0 and table.stdout.splitlines()[2].startswith("FCN")
 
 
+def test_impossible_cluster_counts_are_one_line_errors(debian) -> None:
+    collection, _ = debian
+    too_many = run_cli("report", "--collection", str(collection.root), "--clusters", "50", "--models", "fcn")
+    assert too_many.returncode == 1 and too_many.stdout == ""
+    assert too_many.stderr == "shrooms: error: cannot make 50 clusters of 36 tracks: choose 2 to 36\n"
+    zero = run_cli("report", "--collection", str(collection.root), "--clusters", "0")
+    assert zero.returncode == 2 and "--clusters: expected a whole number of at least 1" in zero.stderr
+    assert_no_traceback(zero)
+
+
 def test_same_inputs_and_seed_give_identical_scores(debian) -> None:
     collection, _ = debian
     runs = [run_cli("report", "--collection", str(collection.root), "--json", "--seeds", "2").stdout for _ in range(2)]
