@@ -12,9 +12,9 @@ import plotly.graph_objects as go
 import soundfile as sf
 from plotly.colors import qualitative
 
-from .analysis import cluster_labels
+from .analysis import cluster_labels, preprocessed
 from .collections import Collection
-from .maps import fit_projector, get_map
+from .maps import get_map
 from .store import Store
 from .taggers import TAGGERS, find_weights
 
@@ -71,8 +71,7 @@ def colour_values(collection: Collection, key: str, frame: pd.DataFrame, by: str
     results = Store(collection).load(key)
     if by == "tag probability":
         return pd.Series(results.tags[:, TAGGERS[key].tags.index(tag)], index=frame.index)
-    emb = results.embeddings.astype(np.float64)
-    clusters = cluster_labels(fit_projector(emb).transform(emb), k or max(2, len(collection.labels) or 8), "kmeans")
+    clusters = cluster_labels(preprocessed(results.embeddings), k or max(2, len(collection.labels) or 8), "kmeans")
     return pd.Series([f"cluster {c}" for c in clusters], index=frame.index)
 
 
