@@ -4,7 +4,8 @@ Layout under `cache/embeddings/<collection>/<tagger>/`: `records/<hash of track 
 each written to a temporary file and renamed into place (a killed run never leaves a torn record), and
 `pooled.npz`, all pooled rows in one file for fast loading, rebuilt from the records when stale.
 A record is valid only while its key matches: the audio file's size and mtime, the weights' sha256 and
-the taggers' code version; anything else is recomputed, nothing more.
+the taggers' code version; anything else is recomputed, nothing more. Reads return only records valid
+for the weights found now.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pandas as pd
 
 from .collections import Collection, Track
 from .config import cache_dir
-from .taggers import TAGGER_VERSION, Tagger, TrackOutput
+from .taggers import TAGGER_VERSION, Tagger, TrackOutput, current_sha256, get_spec
 
 CHUNKING_VERSION = "even-1"
 
@@ -52,8 +53,9 @@ def file_fingerprint(path: Path) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def record_key(track: Track, tagger: Tagger) -> str:
-    return "|".join([file_fingerprint(track.path), tagger.weights_sha256, TAGGER_VERSION, CHUNKING_VERSION])
+def record_key(track: Track, weights_sha256: str) -> str:
+    """What a record is valid for: this version of the audio file, these weights, this code."""
+    return "|".join([file_fingerprint(track.path), weights_sha256, TAGGER_VERSION, CHUNKING_VERSION])
 
 
 @dataclass
@@ -86,7 +88,7 @@ class Store:
             return False
         try:
             with np.load(path) as npz:
-                return str(npz["key"]) == record_key(track, tagger)
+                return str(npz["key"]) == record_key(track, tagger.weights_sha256)
         except (OSError, ValueError, KeyError):
             return False
 
@@ -99,12 +101,12 @@ class Store:
             with np.load(path) as npz:
                 packed = dict(zip(npz["ids"].tolist(), npz["keys"].tolist()))
         return {t.id for t in self.collection.tracks
-                if (packed.get(t.id) == record_key(t, tagger) and self.record_path(tagger.spec.key, t.id).is_file())
+                if (packed.get(t.id) == record_key(t, tagger.weights_sha256) and self.record_path(tagger.spec.key, t.id).is_file())
                 or self.has(t, tagger)}
 
     def write(self, track: Track, tagger: Tagger, out: TrackOutput) -> None:
         atomic_write(self.record_path(tagger.spec.key, track.id), npz_bytes(
-            key=np.array(record_key(track, tagger)), id=np.array(track.id), tags=out.tags,
+            key=np.array(record_key(track, tagger.weights_sha256)), id=np.array(track.id), tags=out.tags,
             embedding=out.embedding, chunk_tags=out.chunk_tags, chunk_embeddings=out.chunk_embeddings))
 
     def read(self, key: str, track_id: str) -> TrackOutput | None:
@@ -122,7 +124,7 @@ class Store:
             if track.id in valid:
                 out = self.read(tagger.spec.key, track.id)
                 ids.append(track.id)
-                keys.append(record_key(track, tagger))
+                keys.append(record_key(track, tagger.weights_sha256))
                 embs.append(out.embedding)
                 tags.append(out.tags)
         dim = tagger.spec.embedding_dim
@@ -132,17 +134,17 @@ class Store:
             tags=np.array(tags, np.float32).reshape(-1, len(tagger.spec.tags))))
 
     def load(self, key: str) -> StoredResults:
-        """The pooled results of every track that has them, in collection order (empty if none)."""
+        """The pooled results of every track whose record is valid for its current file, the weights found
+        now and this code, in collection order (empty if none, or if the tagger has no weights)."""
         path = self.folder(key) / "pooled.npz"
         frame = self.collection.frame()
         if not path.is_file():
             return StoredResults(frame.iloc[:0], np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32))
         with np.load(path) as npz:
             row = {i: n for n, i in enumerate(npz["ids"])}
-            keys = npz["keys"]
-            version = f"|{TAGGER_VERSION}|{CHUNKING_VERSION}"
-            keep = [n for n, t in enumerate(self.collection.tracks) if t.id in row and
-                    keys[row[t.id]].startswith(file_fingerprint(t.path) + "|") and keys[row[t.id]].endswith(version)]
+            keys, sha = npz["keys"], current_sha256(get_spec(key))
+            keep = [n for n, t in enumerate(self.collection.tracks)
+                    if sha and t.id in row and keys[row[t.id]] == record_key(t, sha)]
             take = [row[self.collection.tracks[n].id] for n in keep]
             return StoredResults(frame.iloc[keep].reset_index(drop=True), npz["embeddings"][take],
                                  npz["tags"][take])

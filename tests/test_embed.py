@@ -21,7 +21,7 @@ from shrooms.store import Store, load_embeddings
 from shrooms.taggers import Tagger, load_tagger
 
 from .audio_files import make_folder
-from .conftest import RELEASED
+from .conftest import RELEASED, SHARED
 from .helpers import run_cli
 
 
@@ -60,6 +60,24 @@ def test_second_run_does_no_model_work_and_a_changed_file_only_is_redone(music, 
     changed.write_bytes(changed.read_bytes()[:-3200])  # shorter: a new size and mtime
     redo = precompute(folder_collection(local), ["crnn"], show_bar=False)
     assert (redo.computed, redo.cached) == (1, 9)
+
+
+def test_stored_results_are_only_those_of_the_weights_found_now(music, private_cache, monkeypatch, tmp_path) -> None:
+    """Swapping a weights file hides the embeddings of the old one (maps, scores and the app read these)
+    until they are recomputed; putting the file back shows them again without recomputing."""
+    coll = folder_collection(music)
+    precompute(coll, ["fcn"], show_bar=False)
+    assert len(Store(coll).load("fcn").tracks) == 10
+    released = SHARED / "weights" / "jamendo" / "fcn" / "best_model.pth"
+    other = tmp_path / "weights" / "jamendo" / "fcn" / "best_model.pth"
+    other.parent.mkdir(parents=True)
+    other.write_bytes(released.read_bytes() + b"\0")
+    monkeypatch.setenv("SHROOMS_WEIGHTS_DIR", str(tmp_path / "weights"))
+    assert len(Store(coll).load("fcn").tracks) == 0
+    other.unlink()  # no weights anywhere
+    assert len(Store(coll).load("fcn").tracks) == 0
+    monkeypatch.setenv("SHROOMS_WEIGHTS_DIR", str(SHARED / "weights"))
+    assert len(Store(coll).load("fcn").tracks) == 10
 
 
 def test_unreadable_files_are_reported_and_skipped(music, private_cache, tmp_path) -> None:

@@ -7,6 +7,7 @@ the upstream base URL (mirrors, tests).
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 from pathlib import Path
@@ -27,6 +28,21 @@ def find_weights(spec: TaggerSpec) -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+def current_sha256(spec: TaggerSpec) -> str | None:
+    """sha256 of the checkpoint `find_weights` finds now, or None; each file version is hashed once."""
+    path = find_weights(spec)
+    if path is None:
+        return None
+    st = path.stat()
+    return file_sha256(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=None)
+def file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a file, cached by its path, size and modification time."""
+    return sha256_of(Path(path))
 
 
 def weights_url(spec: TaggerSpec) -> str:
@@ -82,7 +98,8 @@ def load_model(spec: TaggerSpec, path: Path | None = None) -> tuple[nn.Module, s
     path = path or find_weights(spec)
     if path is None:
         raise WeightsUnavailable(missing_message(spec))
-    digest = sha256_of(path)
+    st = path.stat()
+    digest = file_sha256(str(path), st.st_size, st.st_mtime_ns)
     if spec.sha256 and digest != spec.sha256:
         raise ShroomsError(f"{path}: sha256 differs from the released {spec.key} checkpoint")
     return build_model(spec, read_state_dict(path), str(path)), digest
