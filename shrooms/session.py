@@ -14,7 +14,7 @@ from .embed import precompute
 from .errors import ShroomsError
 from .place import nearest
 from .store import Store
-from .taggers import TAGGERS, find_weights, missing_message
+from .taggers import TAGGERS, current_sha256, find_weights, missing_message
 
 COLLECTION_KEY = "collection_spec"
 
@@ -25,12 +25,13 @@ def collection(spec: str) -> Collection:
 
 
 def fingerprint(coll: Collection) -> str:
-    """Changes whenever any tagger's stored results change, so cached views refresh after a precompute."""
+    """Changes whenever any tagger's stored results or weights change, so cached views refresh after a
+    precompute or a weights swap."""
     store = Store(coll)
     parts = []
-    for key in TAGGERS:
+    for key, spec in TAGGERS.items():
         pooled = store.folder(key) / "pooled.npz"
-        parts.append(f"{key}:{pooled.stat().st_mtime_ns if pooled.exists() else 0}")
+        parts.append(f"{key}:{pooled.stat().st_mtime_ns if pooled.exists() else 0}:{current_sha256(spec)}")
     return "|".join(parts)
 
 

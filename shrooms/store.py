@@ -82,7 +82,7 @@ class Store:
         return self.folder(key) / "records" / f"{hashlib.sha1(track_id.encode()).hexdigest()[:20]}.npz"
 
     def has(self, track: Track, tagger: Tagger) -> bool:
-        """True when a valid record exists for this track and tagger (current file, weights, front end)."""
+        """True when a valid record exists for this track and tagger (current file, weights, code)."""
         path = self.record_path(tagger.spec.key, track.id)
         if not path.is_file():
             return False

@@ -33,15 +33,17 @@ def find_weights(spec: TaggerSpec) -> Path | None:
 def current_sha256(spec: TaggerSpec) -> str | None:
     """sha256 of the checkpoint `find_weights` finds now, or None; each file version is hashed once."""
     path = find_weights(spec)
-    if path is None:
-        return None
+    return file_sha256(path) if path else None
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, hashed once per version of it (path, size, modification time)."""
     st = path.stat()
-    return file_sha256(str(path), st.st_size, st.st_mtime_ns)
+    return sha256_by_version(str(path), st.st_size, st.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=None)
-def file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    """sha256 of a file, cached by its path, size and modification time."""
+def sha256_by_version(path: str, size: int, mtime_ns: int) -> str:
     return sha256_of(Path(path))
 
 
@@ -98,8 +100,7 @@ def load_model(spec: TaggerSpec, path: Path | None = None) -> tuple[nn.Module, s
     path = path or find_weights(spec)
     if path is None:
         raise WeightsUnavailable(missing_message(spec))
-    st = path.stat()
-    digest = file_sha256(str(path), st.st_size, st.st_mtime_ns)
+    digest = file_sha256(path)
     if spec.sha256 and digest != spec.sha256:
         raise ShroomsError(f"{path}: sha256 differs from the released {spec.key} checkpoint")
     return build_model(spec, read_state_dict(path), str(path)), digest
