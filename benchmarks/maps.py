@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from shrooms.collections import load_collection  # noqa: E402
-from shrooms.embed import precompute  # noqa: E402
+from shrooms.precompute import precompute  # noqa: E402
 from shrooms.maps import fit_map  # noqa: E402
 from shrooms.place import place  # noqa: E402
 from shrooms.taggers import available_taggers  # noqa: E402

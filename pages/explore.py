@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from shrooms import session, views
+from shrooms import views
+from shrooms.app import session
 from shrooms.taggers import TAGGERS
 
 st.title("Explore a tagger's map")

@@ -16,7 +16,7 @@ from typing import Callable
 from .analysis import report
 from .audio import load_audio
 from .collections import download_gtzan, load_collection
-from .embed import precompute
+from .precompute import precompute
 from .errors import AudioError, ShroomsError
 from .place import place
 from .store import Store
@@ -44,7 +44,7 @@ def top_tags(tags, names, n: int) -> list[tuple[str, float]]:
 
 def cmd_tag(args: argparse.Namespace) -> int:
     """Top tags per file and model, or every tag as JSON."""
-    taggers, missing = available_taggers(model_keys(args.model))
+    taggers, missing = available_taggers(model_keys(args.models))
     results: dict[str, dict] = {}
     failed = 0
     for path in args.files:
@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tag = sub.add_parser("tag", help="tag audio files with the Jamendo taggers")
     tag.add_argument("files", nargs="+", metavar="FILE")
-    tag.add_argument("--model", default="all", help="tagger key, comma-separated keys, or all")
+    tag.add_argument("--models", "--model", dest="models", default="all", help="tagger keys, comma-separated, or all")
     tag.add_argument("--top", type=positive_int, default=5, help="tags to show per model (default 5)")
     tag.add_argument("--json", action="store_true", help="print every tag's probability as JSON")
     tag.set_defaults(run=cmd_tag)

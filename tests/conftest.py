@@ -32,7 +32,7 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def demo_collection():
     """The generated demo collection, precomputed once per session for the released taggers."""
     from shrooms.collections import demo_collection as make
-    from shrooms.embed import precompute
+    from shrooms.precompute import precompute
     coll = make()
     precompute(coll, list(RELEASED), show_bar=False)
     return coll

@@ -44,7 +44,7 @@ def test_models_without_weights_are_listed_not_fatal(country_json) -> None:
 
 
 def test_human_output_lists_top_tags(tmp_path) -> None:
-    proc = run_cli("tag", str(COUNTRY), "--model", "fcn", "--top", "3")
+    proc = run_cli("tag", str(COUNTRY), "--models", "fcn", "--top", "3")
     assert proc.returncode == 0
     lines = proc.stdout.strip().splitlines()
     assert lines[0] == str(COUNTRY) and lines[1].split()[0] == "FCN" and "pop" in lines[1]
@@ -58,7 +58,7 @@ def awkward(tmp_path_factory) -> dict:
 
 @pytest.mark.parametrize("kind", ["text_as_mp3", "empty", "header_only", "missing"])
 def test_undecodable_input_is_one_line_naming_the_file(kind, awkward) -> None:
-    proc = run_cli("tag", str(awkward[kind]), "--model", "fcn")
+    proc = run_cli("tag", str(awkward[kind]), "--models", "fcn")
     assert_no_traceback(proc)
     assert proc.returncode == 1 and proc.stdout == ""
     errors = [line for line in proc.stderr.splitlines() if line.startswith("shrooms: error:")]
@@ -67,7 +67,7 @@ def test_undecodable_input_is_one_line_naming_the_file(kind, awkward) -> None:
 
 @pytest.mark.parametrize("kind", ["truncated", "half_second", "silence", "six_channel_48k_24bit"])
 def test_short_silent_truncated_or_multichannel_audio_gets_finite_tags(kind, awkward) -> None:
-    proc = run_cli("tag", str(awkward[kind]), "--model", "fcn", "--json")
+    proc = run_cli("tag", str(awkward[kind]), "--models", "fcn", "--json")
     assert_no_traceback(proc)
     assert proc.returncode == 0, proc.stderr
     tags = np.array(list(json.loads(proc.stdout)[str(awkward[kind])]["fcn"]["tags"].values()))
@@ -75,7 +75,7 @@ def test_short_silent_truncated_or_multichannel_audio_gets_finite_tags(kind, awk
 
 
 def test_good_files_are_still_tagged_when_others_fail(awkward) -> None:
-    proc = run_cli("tag", str(awkward["empty"]), str(COUNTRY), "--model", "fcn", "--json")
+    proc = run_cli("tag", str(awkward["empty"]), str(COUNTRY), "--models", "fcn", "--json")
     assert proc.returncode == 1 and "empty.wav" in proc.stderr
     assert list(json.loads(proc.stdout)) == [str(COUNTRY)]
 
@@ -89,7 +89,7 @@ def test_unknown_model_is_a_one_line_error() -> None:
 def test_a_folder_given_as_a_file_says_so(tmp_path) -> None:
     folder = tmp_path / "my_music"
     folder.mkdir()
-    proc = run_cli("tag", str(folder), "--model", "fcn")
+    proc = run_cli("tag", str(folder), "--models", "fcn")
     assert_no_traceback(proc)
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"shrooms: error: {folder}: a folder, not an audio file"

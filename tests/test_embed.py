@@ -16,7 +16,7 @@ import pytest
 
 from shrooms.audio import load_audio
 from shrooms.collections import folder_collection
-from shrooms.embed import precompute
+from shrooms.precompute import precompute
 from shrooms.store import Store, load_embeddings
 from shrooms.taggers import Tagger, load_tagger
 

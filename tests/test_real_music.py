@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from shrooms.collections import folder_collection
-from shrooms.embed import precompute
+from shrooms.precompute import precompute
 from shrooms.maps import get_map
 
 from .conftest import RELEASED

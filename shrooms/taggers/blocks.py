@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
-class Conv1d(nn.Module):
+class ConvBlock1d(nn.Module):
     """conv → batch norm → ReLU → max pool (pooled before the ReLU), on a waveform or feature sequence."""
 
     def __init__(self, c_in: int, c_out: int, shape: int = 3, stride: int = 1, pooling: int = 2):
@@ -24,7 +24,7 @@ class Conv1d(nn.Module):
         return self.relu(self.mp(self.bn(self.conv(x))))
 
 
-class Conv2d(nn.Module):
+class ConvBlock2d(nn.Module):
     """conv → batch norm → ReLU → max pool (pooled before the ReLU), on a spectrogram."""
 
     def __init__(self, c_in: int, c_out: int, shape: int = 3, stride: int = 1, pooling=2):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import Conv2d
+from .blocks import ConvBlock2d
 from .frontends import MelTagger
 
 
@@ -14,11 +14,11 @@ class FCN(MelTagger):
 
     def __init__(self, n_class: int = 50):
         super().__init__(n_mels=96)
-        self.layer1 = Conv2d(1, 64, pooling=(2, 4))
-        self.layer2 = Conv2d(64, 128, pooling=(2, 4))
-        self.layer3 = Conv2d(128, 128, pooling=(2, 4))
-        self.layer4 = Conv2d(128, 128, pooling=(3, 5))
-        self.layer5 = Conv2d(128, 64, pooling=(4, 4))
+        self.layer1 = ConvBlock2d(1, 64, pooling=(2, 4))
+        self.layer2 = ConvBlock2d(64, 128, pooling=(2, 4))
+        self.layer3 = ConvBlock2d(128, 128, pooling=(2, 4))
+        self.layer4 = ConvBlock2d(128, 128, pooling=(3, 5))
+        self.layer5 = ConvBlock2d(128, 64, pooling=(4, 4))
         self.dropout = nn.Dropout(0.5)
         self.dense = nn.Linear(64, n_class)
 

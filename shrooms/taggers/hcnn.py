@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import Conv2d, Res2dPool, global_max
+from .blocks import ConvBlock2d, Res2dPool, global_max
 from .frontends import HarmonicSTFT
 
 
@@ -16,11 +16,11 @@ class HarmonicCNN(nn.Module):
         super().__init__()
         self.hstft = HarmonicSTFT(n_harmonic=n_harmonic)
         self.hstft_bn = nn.BatchNorm2d(n_harmonic)
-        self.layer1 = Conv2d(n_harmonic, channels, pooling=2)
+        self.layer1 = ConvBlock2d(n_harmonic, channels, pooling=2)
         self.layer2 = Res2dPool(channels, channels, pooling=2)
         self.layer3 = Res2dPool(channels, channels, pooling=2)
         self.layer4 = Res2dPool(channels, channels, pooling=2)
-        self.layer5 = Conv2d(channels, channels * 2, pooling=2)
+        self.layer5 = ConvBlock2d(channels, channels * 2, pooling=2)
         self.layer6 = Res2dPool(channels * 2, channels * 2, pooling=(2, 3))
         self.layer7 = Res2dPool(channels * 2, channels * 2, pooling=(2, 3))
         self.dense1 = nn.Linear(channels * 2, channels * 2)

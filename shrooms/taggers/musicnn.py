@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import Conv1d
+from .blocks import ConvBlock1d
 from .frontends import MelTagger
 
 
@@ -49,9 +49,9 @@ class Musicnn(MelTagger):
             HorizontalConv(1, 51, 33),
         ])
         front_channels = 204 * 2 + 51 * 3
-        self.layer1 = Conv1d(front_channels, backend, 7, 1, 1)
-        self.layer2 = Conv1d(backend, backend, 7, 1, 1)
-        self.layer3 = Conv1d(backend, backend, 7, 1, 1)
+        self.layer1 = ConvBlock1d(front_channels, backend, 7, 1, 1)
+        self.layer2 = ConvBlock1d(backend, backend, 7, 1, 1)
+        self.layer3 = ConvBlock1d(backend, backend, 7, 1, 1)
         self.dense1 = nn.Linear((front_channels + backend * 3) * 2, dense)
         self.bn = nn.BatchNorm1d(dense)
         self.relu = nn.ReLU()

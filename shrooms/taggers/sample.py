@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .blocks import Conv1d
+from .blocks import ConvBlock1d
 
 # (in, out, kernel, stride, pooling) per layer, shared with the SE variant.
 SAMPLE_LAYERS = [(1, 128, 3, 3, 1), (128, 128, 3, 1, 3), (128, 128, 3, 1, 3), (128, 256, 3, 1, 3)] + \
@@ -34,7 +34,7 @@ class SampleCNN(SampleLevelStack):
     """Embedding: the squeezed 512-channel output of layer11, before dropout and the dense layer."""
 
     def __init__(self, n_class: int = 50):
-        super().__init__(Conv1d)
+        super().__init__(ConvBlock1d)
         self.dropout = nn.Dropout(0.5)
         self.dense = nn.Linear(512, n_class)
 

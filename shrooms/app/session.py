@@ -7,14 +7,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from . import views
-from .analysis import confusion_for, report
-from .collections import Collection, find_gtzan, load_collection
-from .embed import precompute
-from .errors import ShroomsError
-from .place import nearest
-from .store import Store
-from .taggers import TAGGERS, current_sha256, find_weights, missing_message
+from .. import views
+from ..analysis import confusion_for, report
+from ..collections import Collection, find_gtzan, load_collection
+from ..precompute import precompute
+from ..errors import ShroomsError
+from ..place import nearest
+from ..store import Store
+from ..taggers import TAGGERS, current_sha256, find_weights, missing_message
 
 COLLECTION_KEY = "collection_spec"
 

@@ -52,11 +52,11 @@ class Summary:
 
 def decoded(tracks: list[Track]) -> Iterator[tuple[Track, np.ndarray | AudioError]]:
     """Tracks with their 16-kHz samples (or the decoding error), decoded ahead in a worker thread."""
-    with ThreadPoolExecutor(max_workers=1) as pool_:
-        pending = [pool_.submit(load_audio, t.path) for t in tracks[:PREFETCH]]
+    with ThreadPoolExecutor(max_workers=1) as decoder:
+        pending = [decoder.submit(load_audio, t.path) for t in tracks[:PREFETCH]]
         for i, track in enumerate(tracks):
             if i + PREFETCH < len(tracks):
-                pending.append(pool_.submit(load_audio, tracks[i + PREFETCH].path))
+                pending.append(decoder.submit(load_audio, tracks[i + PREFETCH].path))
             try:
                 yield track, pending[i].result()
             except AudioError as exc:
