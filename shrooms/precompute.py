@@ -56,6 +56,7 @@ class Summary:
     failed: list[dict] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)
+    repaired: tuple | None = None  # (where the damaged database went, rows kept)
     seconds: float = 0.0
     audio_seconds: float = 0.0
 
@@ -63,6 +64,9 @@ class Summary:
         out = [f"{self.collection}: {self.computed} tracks computed, {self.cached} already cached, "
                f"{len(self.failed)} unreadable, in {self.seconds:.1f} s"
                + (f" ({self.audio_seconds / self.seconds:.0f} s of audio per second)" if self.computed else "")]
+        if self.repaired:
+            out.append(f"  the damaged database was set aside as {self.repaired[0]}; "
+                       f"{self.repaired[1]} readable rows kept")
         out += [f"  skipped {f['id']}: {f['reason']}" for f in self.failed]
         out += [f"  not stored {i}: the file changed while it was read (run precompute again)" for i in self.changed]
         out += [f"  skipped tagger {key}: weights not available (`shrooms data weights {key}`)"
@@ -136,7 +140,7 @@ def precompute(collection: Collection, keys: list[str] | None = None, progress: 
     summary = Summary(collection.name, unavailable=missing)
     store = Store(collection)
     if repair:
-        store.repair()
+        summary.repaired = store.repair()
     known_failures = {f["id"] for f in store.failures()}
     valid = [store.valid_ids(tagger) for tagger in taggers.values()]
     todo = [t for t in collection.tracks
@@ -194,5 +198,6 @@ def precompute(collection: Collection, keys: list[str] | None = None, progress: 
         todo = busy
     bar.close()
     summary.failed = store.failures()
+    store.close()
     summary.seconds = time.perf_counter() - start
     return summary

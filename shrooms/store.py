@@ -16,6 +16,7 @@ new one. A cache folder that is not writable is opened read-only.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import socket
@@ -23,6 +24,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +63,10 @@ CREATE TABLE IF NOT EXISTS revisions (collection TEXT PRIMARY KEY, n INTEGER NOT
 """
 POOLED = ["track", "size", "mtime_ns", "n_chunks", "n_tags", "dim", "tags", "embedding", "chunk_tags",
           "chunk_embeddings", "checksum"]
+
+
+class Connection(sqlite3.Connection):
+    """A connection that can be weakly referenced (to close it at exit)."""
 
 
 class StoreDamaged(ShroomsError):
@@ -164,7 +170,8 @@ class Store:
         with self.guard():
             if self.writable:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                       factory=Connection)
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     conn.execute("PRAGMA journal_mode = WAL")
@@ -173,12 +180,15 @@ class Store:
             else:  # without a -wal file nobody is writing: immutable needs no -shm in the read-only folder
                 wal = Path(f"{self.path}-wal").exists()
                 uri = f"{self.path.resolve().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
-                conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+                conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                       factory=Connection)
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         self._local.conn = conn
+        _open.add(conn)
         return conn
 
     def close(self) -> None:
+        """Close this thread's connection (the last one to close checkpoints the WAL and removes it)."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
@@ -352,14 +362,13 @@ class Store:
             self._unclaim(conn, track)
             self.bump(conn)
 
-    def repair(self) -> int:
+    def repair(self) -> tuple[Path, int] | None:
         """Set a damaged database aside (`store.sqlite3.damaged-<time>`, with its -wal and -shm) and copy
-        every row still readable into a new one; returns the rows saved (0 when it was not damaged)."""
+        every result row still readable (and matching its checksum) into a new one: (where the damaged
+        file went, rows kept), or None when it is not damaged."""
         try:
-            self.query("PRAGMA quick_check")
-            for table in ("results", "failures", "claims", "revisions"):
-                self.query(f"SELECT * FROM {table}")
-            return 0
+            if self.query("PRAGMA quick_check") in ([("ok",)], []):
+                return None
         except StoreDamaged:
             pass
         self.close()
@@ -367,7 +376,7 @@ class Store:
         for suffix in ("", "-wal", "-shm"):
             if Path(f"{self.path}{suffix}").exists():
                 os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
-        return self._salvage(aside)
+        return aside, self._salvage(aside)
 
     def _salvage(self, old: Path) -> int:
         """Copy the rows of `old` that can still be read and match their checksums (in batches)."""
@@ -396,6 +405,16 @@ class Store:
                 conn.executemany("INSERT OR REPLACE INTO results VALUES (" + ", ".join("?" * len(batch[0])) + ")", batch)
             batch.clear()
         return n
+
+
+_open: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Close connections at exit, so that a clean exit leaves no -wal/-shm files behind."""
+    for conn in list(_open):
+        conn.close()
 
 
 def claim_alive(pid: int, host: str, heartbeat: float) -> bool:
