@@ -92,7 +92,15 @@ def cmd_data_weights(args: argparse.Namespace) -> int:
 def cmd_precompute(args: argparse.Namespace) -> int:
     """Tags and embeddings of every track, for every selected tagger, into the cache."""
     collection = load_collection(args.collection)
-    summary = precompute(collection, model_keys(args.models), repair=args.repair)
+    if args.engine == "ray":
+        if args.repair:
+            precompute(collection, [], show_bar=False, repair=True)  # set a damaged database aside first
+        from .ray_engine import precompute_ray
+        summary = precompute_ray(collection, model_keys(args.models), address=args.address)
+    else:
+        if args.address:
+            raise ShroomsError("--address names a Ray cluster: use it with --engine ray")
+        summary = precompute(collection, model_keys(args.models), repair=args.repair)
     print("\n".join(summary.lines()))
     return 0
 
@@ -168,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
     pre.add_argument("--repair", action="store_true",
                      help="set a damaged cache database aside and rebuild it from what is readable")
+    pre.add_argument("--engine", choices=("local", "ray"), default="local",
+                     help="local (default): this process; ray: a Ray cluster (pip install 'shrooms[ray]')")
+    pre.add_argument("--address", default=None,
+                     help="with --engine ray: a running cluster's address (default: start a local one)")
     pre.set_defaults(run=cmd_precompute)
 
     rep = sub.add_parser("report", help="cluster and score each tagger's embeddings against the labels")

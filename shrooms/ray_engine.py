@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
-from .audio import chunk
+from .audio import chunk, load_audio
 from .collections import Collection, Track
 from .errors import AudioError, ShroomsError
-from .precompute import Progress, Summary, decode_track, store_result
-from .store import Store
-from .taggers import Tagger, TrackOutput, available_taggers, load_tagger, pool
+from .precompute import Progress, Summary
+from .store import Store, StoreReadOnly, file_state
+from .taggers import Tagger, available_taggers, load_tagger, pool
 
 
 def ray_module():
@@ -42,39 +44,52 @@ def ray_module():
 
 
 def decode_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Ray task: one track's 16-kHz samples and the file's state when it was decoded (or the error)."""
-    track = Track(row["id"], row["path"], None)
+    """Ray task: one track's 16-kHz samples, the file's (size, mtime_ns) before decoding and whether it
+    changed while being decoded, or the decoding error."""
+    path = Path(row["path"])
+    before = file_state(path)
     try:
-        samples, state = decode_track(track)
-        return {"id": row["id"], "samples": samples, "state": state, "error": ""}
+        samples, error = load_audio(path), ""
     except AudioError as exc:
-        return {"id": row["id"], "samples": np.zeros(0, np.float32), "state": "", "error": str(exc)}
+        samples, error = np.zeros(0, np.float32), str(exc)
+    return {"id": row["id"], "samples": samples, "size": before[0], "mtime_ns": before[1],
+            "changed": file_state(path) != before, "error": error}
 
 
 class TaggerActor:
-    """Ray actor: one tagger loaded once, run over each decoded track (in the actor's fixed batches)."""
+    """Ray actor: the selected taggers, each loaded once, run over each decoded track with `threads`
+    torch threads (a chunk's result does not depend on the thread count: checked bit for bit)."""
 
-    def __init__(self, key: str):
-        self.key = key
-        self.tagger: Tagger = load_tagger(key)
+    def __init__(self, keys: list[str], threads: int):
+        import torch
+        torch.set_num_threads(threads)
+        self.taggers: dict[str, Tagger] = {key: load_tagger(key) for key in keys}
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        crash_once(batch)
-        tags, embs = [], []
-        for samples, error in zip(batch["samples"], batch["error"]):
-            if error:
-                tags.append(np.zeros((0, len(self.tagger.spec.tags)), np.float32))
-                embs.append(np.zeros((0, self.tagger.spec.embedding_dim), np.float32))
-                continue
-            t, e = self.tagger.predict_chunks(chunk(np.asarray(samples, np.float32), self.tagger.spec.input_length))
-            tags.append(t)
-            embs.append(e)
-        batch[f"{self.key}_chunk_tags"] = np.array(tags + [None], dtype=object)[:-1]
-        batch[f"{self.key}_chunk_embeddings"] = np.array(embs + [None], dtype=object)[:-1]
+        crash_once()
+        for key, tagger in self.taggers.items():
+            tags, embs = [], []
+            for samples, error in zip(batch["samples"], batch["error"]):
+                if error:
+                    t = np.zeros((0, len(tagger.spec.tags)), np.float32)
+                    e = np.zeros((0, tagger.spec.embedding_dim), np.float32)
+                else:
+                    t, e = tagger.predict_chunks(chunk(np.asarray(samples, np.float32), tagger.spec.input_length))
+                tags.append(t)
+                embs.append(e)
+            batch[f"{key}_chunk_tags"] = ragged(tags)
+            batch[f"{key}_chunk_embeddings"] = ragged(embs)
         return batch
 
 
-def crash_once(batch: dict[str, np.ndarray]) -> None:
+def ragged(arrays: list[np.ndarray]) -> np.ndarray:
+    """A 1-D object array holding one array per row (rows may have different numbers of chunks)."""
+    out = np.empty(len(arrays), dtype=object)
+    out[:] = arrays
+    return out
+
+
+def crash_once() -> None:
     """Test hook: with SHROOMS_TEST_RAY_CRASH=<marker file>, the first actor to see a batch kills its own
     worker process (a real crash for Ray to recover from)."""
     marker = os.environ.get("SHROOMS_TEST_RAY_CRASH")
@@ -84,57 +99,81 @@ def crash_once(batch: dict[str, np.ndarray]) -> None:
 
 
 def precompute_ray(collection: Collection, keys: list[str] | None = None, address: str | None = None,
-                   num_cpus: int | None = None, progress: Progress | None = None,
-                   show_bar: bool = True) -> Summary:
+                   num_cpus: int | None = None, threads_per_actor: int | None = None,
+                   progress: Progress | None = None, show_bar: bool = True) -> Summary:
     """Fill the store for `collection` and the taggers `keys` on a Ray cluster (a local one unless
-    `address` names a running cluster); the driver commits every result. Returns what was done."""
+    `address` names a running cluster); the driver commits every result. Each actor runs every selected
+    tagger with `threads_per_actor` torch threads (default: the cluster's CPUs, at most 4); one actor per
+    GPU where there are GPUs, else one per that many CPUs. Returns what was done."""
     ray = ray_module()
     start = time.perf_counter()
     taggers, missing = available_taggers(keys)
     summary = Summary(collection.name, unavailable=missing)
     store = Store(collection)
+    known_failures = {f["id"] for f in store.failures()}
     valid = {key: store.valid_ids(tagger) for key, tagger in taggers.items()}
-    todo = [t for t in collection.tracks if not all(t.id in ids for ids in valid.values())]
-    summary.cached = len(collection.tracks) - len(todo)
+    todo = [t for t in collection.tracks
+            if t.id not in known_failures and not all(t.id in ids for ids in valid.values())]
+    summary.cached = len(collection.tracks) - len(todo) - len(known_failures)
     if not taggers or not todo:
+        summary.failed = store.failures()
+        store.close()
         summary.seconds = time.perf_counter() - start
         return summary
+    if not store.writable:
+        raise StoreReadOnly(f"{store.path.parent} is read-only: cannot store the {len(todo)} tracks of "
+                            f"{collection.name} that need computing")
+    done = 0
+    bar = tqdm(total=len(todo), unit="track", desc=f"precompute {collection.name} (ray)") if show_bar else None
     started_here = not ray.is_initialized()
     if started_here:
         env = {k: os.environ[k] for k in ("SHROOMS_WEIGHTS_DIR", "SHROOMS_TEST_RAY_CRASH") if k in os.environ}
         ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
-                 log_to_driver=False, runtime_env={"env_vars": env} if env else None)
+                 log_to_driver=False, logging_level="ERROR", runtime_env={"env_vars": env} if env else None)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # shrooms' own bar counts committed tracks
+    context.print_on_execution_start = False
     try:
-        gpus = int(ray.cluster_resources().get("GPU", 0))
-        slots = max(1, int(ray.cluster_resources().get("CPU", 1)) - 1)
+        resources = ray.cluster_resources()
+        gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
+        threads = min(cpus, threads_per_actor or 4)
+        actors = gpus or max(1, cpus // threads)
         ds = ray.data.from_items([{"id": t.id, "path": str(t.path)} for t in todo],
                                  override_num_blocks=min(len(todo), 200))
-        ds = ds.map(decode_row, num_cpus=1, max_retries=3)
-        for key in taggers:
-            resources = {"num_gpus": 1} if gpus else {"num_cpus": 1}
-            ds = ds.map_batches(TaggerActor, fn_constructor_kwargs={"key": key}, batch_size=1,
-                                batch_format="numpy", concurrency=(1, max(1, gpus or slots)),
-                                max_restarts=-1, max_task_retries=-1, **resources)
+        # decoding is light next to the models: its tasks take no CPU slot, like the local engine's
+        # decode thread beside inference
+        ds = ds.map(decode_row, num_cpus=0)
+        # Ray Data restarts a dead actor and retries its batch (its defaults: max_restarts=-1,
+        # max_task_retries=-1), and retries failed tasks
+        ds = ds.map_batches(TaggerActor, fn_constructor_kwargs={"keys": list(taggers), "threads": threads},
+                            batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors),
+                            **({"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": threads}))
         by_id = {t.id: t for t in todo}
         for row in ds.iter_rows():
             track = by_id[row["id"]]
+            state = (int(row["size"]), int(row["mtime_ns"]))
             if row["error"]:
-                summary.failed.append({"id": track.id, "path": str(track.path), "reason": row["error"]})
-                store.record_failure(track, row["error"])
+                store.fail(track, state, row["error"])
+            elif row["changed"]:
+                summary.changed.append(track.id)  # not stored: recomputed next run
             else:
-                for key, tagger in taggers.items():
-                    if track.id in valid[key]:
-                        continue
-                    out = pool(np.asarray(row[f"{key}_chunk_tags"], np.float32),
-                               np.asarray(row[f"{key}_chunk_embeddings"], np.float32))
-                    store_result(store, track, tagger, out, row["state"], len(row["samples"]))
-                    valid[key].add(track.id)
+                outputs = {tagger: pool(np.asarray(row[f"{key}_chunk_tags"], np.float32),
+                                        np.asarray(row[f"{key}_chunk_embeddings"], np.float32))
+                           for key, tagger in taggers.items() if track.id not in valid[key]}
+                store.commit(track, state, len(row["samples"]), outputs)
                 summary.computed += 1
                 summary.audio_seconds += len(row["samples"]) / 16000
+            done += 1
+            if bar is not None:
+                bar.update(1)
             if progress:
-                progress(summary.computed + len(summary.failed), len(todo), time.perf_counter() - start)
+                progress(done, len(todo), time.perf_counter() - start)
     finally:
+        if bar is not None:
+            bar.close()
         if started_here:
             ray.shutdown()
+    summary.failed = store.failures()
+    store.close()
     summary.seconds = time.perf_counter() - start
     return summary

@@ -1,0 +1,119 @@
+"""The Ray engine on a local 2-CPU Ray cluster started by the test (never a remote address): the same rows
+as the local engine, bit for bit, after a worker crashes and after the driver is killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray")
+
+from shrooms.collections import folder_collection  # noqa: E402
+from shrooms.config import using_cache  # noqa: E402
+from shrooms.precompute import precompute  # noqa: E402
+from shrooms.store import Store  # noqa: E402
+
+from .audio_files import FORMATS  # noqa: E402
+from .conftest import SHARED  # noqa: E402
+
+KEYS = ["fcn", "musicnn"]
+
+
+@pytest.fixture(scope="module")
+def music(tmp_path_factory) -> Path:
+    """Eight real recordings (2-s excerpts and 30-s clips) in two label folders, as links."""
+    root = tmp_path_factory.mktemp("ray-music")
+    groups = {"asia": [FORMATS / "carnatic_varnam_abhogi.mp3", FORMATS / "hindustani_raag_bairagi.mp3",
+                       FORMATS / "jingju_laosheng.wav", SHARED / "conformance" / "clips" / "simac_rallou.flac"],
+              "west": [FORMATS / "rwc_jazz_m01.wav", FORMATS / "fma_000010.mp3", FORMATS / "jamendo_948.mp3",
+                       SHARED / "conformance" / "clips" / "gtzan_country_00000.flac"]}
+    for label, files in groups.items():
+        (root / label).mkdir()
+        for f in files:
+            (root / label / f.name).symlink_to(f)
+    return root
+
+
+def rows(cache: Path, music: Path) -> dict[str, dict]:
+    """Every stored row of the collection, per tagger: pooled and per-chunk arrays."""
+    with using_cache(cache):
+        coll = folder_collection(music)
+        store = Store(coll)
+        out = {key: {t.id: store.read(key, t.id) for t in coll.tracks} for key in KEYS}
+        store.close()
+    return out
+
+
+def assert_same_rows(a: dict, b: dict) -> None:
+    for key in KEYS:
+        assert a[key].keys() == b[key].keys()
+        for track, x in a[key].items():
+            y = b[key][track]
+            assert x is not None and y is not None, (key, track)
+            for field in ("tags", "embedding", "chunk_tags", "chunk_embeddings"):
+                np.testing.assert_array_equal(getattr(x, field), getattr(y, field), err_msg=f"{key} {track} {field}")
+
+
+@pytest.fixture(scope="module")
+def local_rows(music, tmp_path_factory) -> dict:
+    cache = tmp_path_factory.mktemp("local-cache")
+    with using_cache(cache):
+        precompute(folder_collection(music), KEYS, show_bar=False)
+    return rows(cache, music)
+
+
+def ray_cli(cache: Path, music: Path, **env) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "shrooms.cli", "precompute", "--collection", str(music),
+                             "--models", ",".join(KEYS), "--engine", "ray"],
+                            env={**os.environ, "SHROOMS_CACHE": str(cache), **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+def test_ray_rows_equal_the_local_engine_after_a_worker_crash(music, local_rows, tmp_path) -> None:
+    """The first tagger actor kills its own process mid-run; Ray restarts it and retries the batch."""
+    cache, marker = tmp_path / "cache", tmp_path / "crashed"
+    proc = ray_cli(cache, music, SHROOMS_TEST_RAY_CRASH=str(marker))
+    out, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err[-3000:]
+    assert marker.exists(), "the worker crash hook never ran"
+    assert f"{music.name}: 8 tracks computed, 0 already cached, 0 unreadable" in out
+    assert "Traceback" not in err
+    assert_same_rows(rows(cache, music), local_rows)
+
+
+def committed(cache: Path) -> int:
+    db = cache / "store.sqlite3"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return conn.execute("SELECT COUNT(DISTINCT track) FROM results").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_ray_resumes_after_the_driver_is_killed(music, local_rows, tmp_path) -> None:
+    cache = tmp_path / "cache"
+    proc = ray_cli(cache, music)
+    deadline = time.time() + 900
+    while committed(cache) < 1 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = committed(cache)
+    assert 1 <= done_before < 8
+    again = ray_cli(cache, music)
+    out, err = again.communicate(timeout=900)
+    assert again.returncode == 0, err[-3000:]
+    computed = int(out.split(": ")[1].split(" tracks computed")[0])
+    assert computed == 8 - done_before, out  # tracks already valid were never sent again
+    assert_same_rows(rows(cache, music), local_rows)
