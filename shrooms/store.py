@@ -132,6 +132,7 @@ class Store:
     def __init__(self, collection: Collection, root: Path | None = None):
         self.collection = collection
         self.path = (root or cache_dir()) / DB_NAME
+        self.tracks = {t.id: t for t in collection.tracks}
         self._local = threading.local()
 
     # -- connections ---------------------------------------------------------------------------------
@@ -232,11 +233,10 @@ class Store:
         args = (self.collection.key, key, precision, sha, TAGGER_VERSION, CHUNKING_VERSION)
         if track is not None:
             sql, args = sql + " AND track = ?", args + (track,)
-        tracks = {t.id: t for t in self.collection.tracks}
         out = {}
         for row in self.query(sql, args):
             r = dict(zip(cols, row))
-            t = tracks.get(r["track"])
+            t = self.tracks.get(r["track"])
             if t is not None and (r["size"], r["mtime_ns"]) == file_state(t.path) and \
                     r["checksum"] == checksum(r["tags"], r["embedding"], r["chunk_tags"], r["chunk_embeddings"]):
                 out[r["track"]] = tuple(r[c] for c in columns)
@@ -274,19 +274,22 @@ class Store:
         chunk embeddings (n_chunks_total, D), chunk tags (n_chunks_total, 50)), in collection order."""
         rows = self._valid_rows(key, precision, ["n_samples", "n_chunks", "chunk_tags", "chunk_embeddings"])
         spec = get_spec(key)
-        frames, embs, tags = [], [], []
+        cols: dict[str, list] = {"id": [], "label": [], "path": [], "chunk": [], "start": []}
+        embs, tags = [], []
         for t in self.collection.tracks:
             if t.id in rows:
                 n_samples, n, ct, ce = rows[t.id]
-                starts = np.asarray(chunk_starts(n_samples, spec.input_length)[:n]) / SAMPLE_RATE
-                frames.append(pd.DataFrame({"id": t.id, "label": t.label, "path": str(t.path),
-                                            "chunk": np.arange(n), "start": starts}))
+                cols["id"] += [t.id] * n
+                cols["label"] += [t.label] * n
+                cols["path"] += [str(t.path)] * n
+                cols["chunk"] += range(n)
+                cols["start"] += [s / SAMPLE_RATE for s in chunk_starts(n_samples, spec.input_length)[:n]]
                 embs.append(np.frombuffer(ce, "<f4").reshape(n, spec.embedding_dim))
                 tags.append(np.frombuffer(ct, "<f4").reshape(n, len(spec.tags)))
-        if not frames:
-            return (pd.DataFrame(columns=["id", "label", "path", "chunk", "start"]),
-                    np.zeros((0, spec.embedding_dim), np.float32), np.zeros((0, len(spec.tags)), np.float32))
-        return pd.concat(frames, ignore_index=True), np.concatenate(embs), np.concatenate(tags)
+        frame = pd.DataFrame(cols).astype({"chunk": int, "start": float})
+        if not embs:
+            return frame, np.zeros((0, spec.embedding_dim), np.float32), np.zeros((0, len(spec.tags)), np.float32)
+        return frame, np.concatenate(embs), np.concatenate(tags)
 
     def failures(self) -> list[dict]:
         """Tracks that could not be read, while their files are unchanged: [{id, path, reason}], in
@@ -310,7 +313,9 @@ class Store:
         row, ("failed", []) when its file is a known failure, ("busy", []) when a live process claimed
         it, else ("mine", the tagger keys it lacks)."""
         with self.transaction() as conn:
-            if any(f["id"] == track.id for f in self.failures()):
+            failed = conn.execute("SELECT size, mtime_ns FROM failures WHERE collection = ? AND track = ?",
+                                  (self.collection.key, track.id)).fetchone()
+            if failed is not None and tuple(failed) == file_state(track.path):
                 return "failed", []
             missing = [k for k, tg in taggers.items()
                        if track.id not in self._valid_rows(k, precision_of(tg), ["track"], track.id)]
