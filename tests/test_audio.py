@@ -9,8 +9,8 @@ import soundfile as sf
 from shrooms.audio import SAMPLE_RATE, chunk, chunk_starts, decode, load_audio, resample
 from shrooms.errors import AudioError
 
-from .audio_files import BAD_HEADER_ERRORS, CLIPS, COUNTRY, FORMATS, TRUNCATED_30S, bad_headers, bad_inputs,
-                          real_excerpt
+from .audio_files import (BAD_HEADER_ERRORS, CLIPS, COUNTRY, FORMATS, TRUNCATED_30S, bad_headers, bad_inputs,
+                          real_excerpt)
 
 SHARED_RECORDINGS = sorted(FORMATS.iterdir()) + [COUNTRY] + sorted(CLIPS.glob("*.flac"))
 
