@@ -78,6 +78,12 @@ BAD_HEADER_ERRORS = {
 TRUNCATED_30S = "truncated: header says 30.0 s, holds 0.02 s"
 
 
+def expected_stderr(bad: dict[str, Path], kinds: list[str]) -> list[str]:
+    """The CLI's stderr lines for the `bad_headers` files `kinds`, given in that order."""
+    return [f"shrooms: warning: {bad[k]}: {TRUNCATED_30S}" if k == "claims_30s"
+            else f"shrooms: error: {bad[k]}: {BAD_HEADER_ERRORS[k]}" for k in kinds]
+
+
 CLIPS = DATA.parent / "conformance" / "clips"
 
 

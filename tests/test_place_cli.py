@@ -10,7 +10,7 @@ import pytest
 from shrooms.collections import folder_collection
 from shrooms.precompute import precompute
 
-from .audio_files import BAD_HEADER_ERRORS, COUNTRY, TRUNCATED_30S, bad_headers, make_folder
+from .audio_files import BAD_HEADER_ERRORS, COUNTRY, TRUNCATED_30S, bad_headers, expected_stderr, make_folder
 from .helpers import assert_no_traceback, run_cli
 
 
@@ -32,14 +32,12 @@ def test_precompute_finishes_and_lists_each_bad_file_with_its_reason(folder) -> 
 
 def test_place_places_readable_songs_and_lists_the_unreadable(folder) -> None:
     root, bad, _ = folder
-    files = [str(bad["rate_zero"]), str(bad["claims_30s"]), str(COUNTRY), str(bad["no_channels"]), str(bad["rate_4ghz"])]
-    proc = run_cli("place", *files, "--collection", str(root), "--models", "fcn", "--json", "--neighbours", "3")
+    kinds = ["rate_zero", "claims_30s", "no_channels", "rate_4ghz"]
+    files = [str(bad[k]) for k in kinds]
+    proc = run_cli("place", files[0], files[1], str(COUNTRY), *files[2:], "--collection", str(root),
+                   "--models", "fcn", "--json", "--neighbours", "3")
     assert_no_traceback(proc)
-    assert proc.returncode == 1
-    assert proc.stderr.splitlines() == [f"shrooms: error: {bad['rate_zero']}: {BAD_HEADER_ERRORS['rate_zero']}",
-                                        f"shrooms: warning: {bad['claims_30s']}: {TRUNCATED_30S}",
-                                        f"shrooms: error: {bad['no_channels']}: {BAD_HEADER_ERRORS['no_channels']}",
-                                        f"shrooms: error: {bad['rate_4ghz']}: {BAD_HEADER_ERRORS['rate_4ghz']}"]
+    assert proc.returncode == 1 and proc.stderr.splitlines() == expected_stderr(bad, kinds)
     placed = json.loads(proc.stdout)
     assert list(placed) == [str(bad["claims_30s"]), str(COUNTRY), "errors", "warnings"]
     for song in (str(bad["claims_30s"]), str(COUNTRY)):
