@@ -1,7 +1,7 @@
 """Audio in: decode any file soundfile (or librosa's fallback) reads, downmix to mono, resample once to
 16 kHz, and cut into a tagger's fixed-length chunks.
 
-Decoding streams: the file is read in blocks of `BLOCK` frames, each block is downmixed to mono and fed
+Decoding streams: the file is read in blocks of `BLOCK` frames (see `read_blocks`), each block is downmixed to mono and fed
 to a streaming soxr resampler (the same soxr_hq filter as a one-shot `librosa.resample`, equal to it within
 1e-6), so a long file never holds its full-rate multichannel copy in memory, only the 16-kHz result. Every
 failure while reading or resampling one file becomes that file's one-line AudioError; a file whose header
@@ -21,7 +21,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO, Iterable, Iterator
 
 import librosa
 import numpy as np
@@ -140,6 +140,21 @@ def _append(out: np.ndarray, filled: int, piece: np.ndarray) -> tuple[np.ndarray
     return out, filled + len(piece)
 
 
+def read_blocks(f: sf.SoundFile, frames: int) -> Iterator[np.ndarray]:
+    """Blocks of (<= frames, channels) float32 read straight through, each valid until the next is read.
+
+    Not `SoundFile.blocks`: pysoundfile seeks to the position it has just reached after every read, and for
+    MP3 each seek restarts libmpg123 without its bit reservoir, so block-wise reads of some files (the
+    shared carnatic_varnam_abhogi.mp3) differ from a one-shot read by up to 0.1 around block boundaries.
+    """
+    buffer = np.empty((frames, f.channels), np.float32)
+    pointer = sf._ffi.from_buffer("float[]", buffer)
+    while (n := sf._snd.sf_readf_float(f._file, pointer, frames)) > 0:
+        yield buffer[:n]
+    if sf._snd.sf_error(f._file):
+        raise _Unreadable(sf._ffi.string(sf._snd.sf_strerror(f._file)).decode("utf-8", "replace"))
+
+
 def _read(source: str | Path | BinaryIO) -> tuple[np.ndarray, int, int, int]:
     """16-kHz mono samples, frames read, frames promised, and the file's sample rate; soundfile first,
     librosa/audioread as a fallback for what libsndfile cannot open."""
@@ -173,7 +188,7 @@ def _read(source: str | Path | BinaryIO) -> tuple[np.ndarray, int, int, int]:
     with f:
         check_format(f.samplerate, f.channels)
         promised = max(f.frames, header_frames(head) or 0)
-        samples, frames = stream_to_16k(f.blocks(BLOCK, dtype="float32", always_2d=True), f.samplerate, f.frames)
+        samples, frames = stream_to_16k(read_blocks(f, BLOCK), f.samplerate, f.frames)
         return samples, frames, promised, f.samplerate
 
 
