@@ -5,7 +5,8 @@ real recordings (../shared/data/formats, the GTZAN sample and the conformance cl
 44.1 kHz and repeated in turn), written block by block as MP3 (default), FLAC or WAV. Then, each in a
 fresh process: Python + the libraries alone; the old decode (whole file read as float32 frames ×
 channels, averaged, resampled in one shot); shrooms' streaming `decode`; and streaming decode + FCN
-tagging. Prints peak RSS (ru_maxrss) and seconds.
+tagging. Prints peak RSS (VmHWM of the child: ru_maxrss would carry over the parent's peak across exec)
+and seconds.
 
     python benchmarks/long_audio.py [--minutes 60] [--format mp3|flac|wav] [--keep DIR]
 """
@@ -29,7 +30,7 @@ SHARED = Path(os.environ.get("SHROOMS_SHARED", ROOT.parent / "shared"))
 RATE = 44100
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 mode, path = sys.argv[1], sys.argv[2]
 import numpy as np, soundfile as sf, librosa, soxr
 from shrooms.audio import decode, resample
@@ -46,7 +47,8 @@ elif mode in ("new", "tag"):
         out = load_tagger("fcn").tag(samples)
         n = len(out.chunk_tags)
 seconds = time.perf_counter() - start
-print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "seconds": seconds, "n": n}))
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0]
+print(json.dumps({"peak_mib": int(hwm.split()[1]) / 1024, "seconds": seconds, "n": n}))
 """
 
 
