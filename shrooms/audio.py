@@ -118,7 +118,7 @@ def stream_to_16k(blocks: Iterable[np.ndarray], sr: int, expected_frames: int = 
     """
     ratio = SAMPLE_RATE / sr
     stream = soxr.ResampleStream(sr, SAMPLE_RATE, 1, dtype="float32", quality="HQ") if sr != SAMPLE_RATE else None
-    out = np.empty(int(math.ceil(min(max(expected_frames, 0), sr * 4 * 3600) * ratio)) + 16, np.float32)
+    out = np.empty(int(math.ceil(min(max(expected_frames, 0), sr * 4 * 3600) * ratio)) + SAMPLE_RATE, np.float32)
     filled = frames = 0
     for block in blocks:
         mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
@@ -128,8 +128,11 @@ def stream_to_16k(blocks: Iterable[np.ndarray], sr: int, expected_frames: int = 
         out, filled = _append(out, filled, stream.resample_chunk(mono, last=False) if stream else mono)
     if stream:
         out, filled = _append(out, filled, stream.resample_chunk(np.zeros(0, np.float32), last=True))
-    out = out[:filled] if filled > 0.9 * len(out) else out[:filled].copy()  # drop a header's over-promise
-    return librosa.util.fix_length(out, size=int(math.ceil(frames * ratio))), frames
+    size = int(math.ceil(frames * ratio))  # librosa.resample's length: zero-pad or trim the filter's tail
+    if size > filled:
+        out, _ = _append(out, filled, np.zeros(size - filled, np.float32))
+    # a view, not a copy (a second hour of audio is what streaming avoids), unless a header over-promised
+    return (out[:size] if size > 0.9 * len(out) else out[:size].copy()), frames
 
 
 def _append(out: np.ndarray, filled: int, piece: np.ndarray) -> tuple[np.ndarray, int]:
@@ -251,7 +254,7 @@ def chunk(samples: np.ndarray, length: int) -> np.ndarray:
     """(n_chunks, length) float32 windows covering the whole track, zero-padded when it is short."""
     if len(samples) < length:
         return np.pad(samples, (0, length - len(samples)))[None, :].astype(np.float32)
-    return np.stack([samples[s:s + length] for s in chunk_starts(len(samples), length)]).astype(np.float32)
+    return np.stack([samples[s:s + length] for s in chunk_starts(len(samples), length)]).astype(np.float32, copy=False)
 
 
 def duration(path: str | Path) -> float | None:
