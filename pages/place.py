@@ -39,6 +39,11 @@ for f in files or []:
         continue
     finally:
         bar.empty()
+    if placed.error:  # an unreadable upload: one line, the other uploads carry on
+        st.error(placed.error)
+        continue
+    for line in placed.warnings:
+        st.warning(line)
     uploads[f.name] = (spec, placed)
 
 mine = {name: placed for name, (where, placed) in uploads.items() if where == spec}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from .analysis import report
-from .audio import load_audio
+from .audio import decode
 from .collections import download_gtzan, load_collection
 from .precompute import precompute
 from .errors import AudioError, ShroomsError
@@ -49,11 +49,14 @@ def cmd_tag(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         try:
-            samples = load_audio(path)
+            decoded = decode(path)
         except AudioError as exc:
             print(f"shrooms: error: {exc}", file=sys.stderr)
             failed += 1
             continue
+        samples = decoded.samples
+        for line in decoded.warnings:
+            print(f"shrooms: warning: {line}", file=sys.stderr)
         per_model: dict[str, dict] = {}
         for key, tagger in taggers.items():
             out = tagger.tag(samples)
@@ -136,22 +139,31 @@ def cmd_place(args: argparse.Namespace) -> int:
     """Where each file lands on every tagger's map, and its nearest tracks."""
     collection = load_collection(args.collection)
     placements = place(args.files, collection, model_keys(args.models), k=args.neighbours)
-    if args.json:
-        json.dump({p.name: {key: {"xy": m.xy.round(4).tolist(), "xyz": m.xyz.round(4).tolist(),
-                                  "top_tags": dict(m.top_tags(5)),
-                                  "neighbours": [vars(n) for n in m.neighbours]}
-                            for key, m in p.models.items()} | {k: {"unavailable": w} for k, w in p.unavailable.items()}
-                   for p in placements}, sys.stdout, indent=2)
-        print()
-        return 0
     for p in placements:
+        for line in [p.error] if p.error else p.warnings:
+            print(f"shrooms: {'error' if p.error else 'warning'}: {line}", file=sys.stderr)
+    placed = [p for p in placements if p.error is None]
+    status = 1 if len(placed) < len(placements) else 0
+    if args.json:
+        out = {p.name: {key: {"xy": m.xy.round(4).tolist(), "xyz": m.xyz.round(4).tolist(),
+                              "top_tags": dict(m.top_tags(5)), "neighbours": [vars(n) for n in m.neighbours]}
+                        for key, m in p.models.items()} | {k: {"unavailable": w} for k, w in p.unavailable.items()}
+               for p in placed}
+        if status:
+            out["errors"] = {p.name: p.error for p in placements if p.error}
+        if any(p.warnings for p in placed):
+            out["warnings"] = {p.name: p.warnings for p in placed if p.warnings}
+        json.dump(out, sys.stdout, indent=2)
+        print()
+        return status
+    for p in placed:
         print(p.name)
         for key, m in p.models.items():
             near = ", ".join(f"{n.id} ({n.label + ', ' if n.label else ''}{n.distance:.3f})" for n in m.neighbours)
             print(f"  {TAGGERS[key].name:<22} at ({m.xy[0]:.1f}, {m.xy[1]:.1f}); nearest: {near}")
         for key in p.unavailable:
             print(f"  {TAGGERS[key].name:<22} unavailable")
-    return 0
+    return status
 
 
 def cmd_data_gtzan(args: argparse.Namespace) -> int:

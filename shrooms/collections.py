@@ -14,6 +14,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -26,6 +27,7 @@ from .errors import ShroomsError
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 GTZAN_URL = "https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz"
 GTZAN_FILE = re.compile(r"^(?P<genre>[a-z]+)\.(?P<num>\d{5})\.(au|wav)$")
+MARKER = ".shrooms-gtzan"  # written inside every GTZAN copy shrooms extracts: only those may be replaced
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,9 @@ def gtzan_collection(path: str | Path | None = None) -> Collection:
             m = GTZAN_FILE.match(f.name)
             if m:
                 tracks.append(Track(f"{m['genre']}.{m['num']}", f, genre_dir.name, duration(f)))
-    return Collection("gtzan", "GTZAN", "gtzan", root, tracks,
+    default = find_gtzan()
+    key = "gtzan" if default and default.resolve() == root.resolve() else folder_key(root.resolve(), "gtzan-")
+    return Collection(key, "GTZAN", "gtzan", root, tracks,
                       "GTZAN genre collection: 1,000 clips of 30 s in 10 genres (Tzanetakis & Cook 2002)",
                       str(path) if path else "gtzan")
 
@@ -101,6 +105,11 @@ def audio_files(root: Path) -> list[Path]:
     """Audio files below `root`, sorted, hidden files skipped."""
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def folder_key(root: Path, prefix: str = "") -> str:
+    """A cache key naming one folder: its name and a hash of its resolved path, so two copies differ."""
+    return f"{prefix}{re.sub(r'[^A-Za-z0-9_-]+', '-', root.name)}-{hashlib.sha1(str(root).encode()).hexdigest()[:8]}"
 
 
 def folder_collection(root: str | Path, name: str | None = None) -> Collection:
@@ -118,8 +127,7 @@ def folder_collection(root: str | Path, name: str | None = None) -> Collection:
         tracks.append(Track(rel.with_suffix("").as_posix(), f, label, duration(f)))
     if not tracks:
         raise ShroomsError(f"{root}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) found")
-    key = f"{re.sub(r'[^A-Za-z0-9_-]+', '-', root.name)}-{hashlib.sha1(str(root).encode()).hexdigest()[:8]}"
-    return Collection(key, name or root.name, "folder", root, tracks, f"music folder {root}", str(root))
+    return Collection(folder_key(root), name or root.name, "folder", root, tracks, f"music folder {root}", str(root))
 
 
 def demo_collection() -> Collection:
@@ -139,26 +147,39 @@ def load_collection(spec: str | Path | None) -> Collection:
     return folder_collection(spec)
 
 
-def download_gtzan(to: Path | None = None, url: str | None = None, sha256: str | None = None) -> Path:
+def download_gtzan(to: Path | None = None, url: str | None = None, sha256: str | None = None,
+                   progress: Callable[[int, int | None], None] | None = None) -> Path:
     """Download GTZAN's archive (resumable, checksummed where known) and extract it atomically into `to`
-    (default `cache/datasets/gtzan`): extraction goes to a temporary folder renamed into place."""
-    to = Path(to) if to else cache_dir() / "datasets" / "gtzan"
+    (default `cache/datasets/gtzan`): extraction goes to a temporary folder renamed into place.
+
+    `to` must be new, empty, or a copy shrooms extracted before (it holds the `.shrooms-gtzan` marker):
+    any other folder is refused, never deleted. `progress(bytes_done, bytes_total)` follows the download.
+    """
+    to = Path(to).expanduser() if to else cache_dir() / "datasets" / "gtzan"
     if find_gtzan(to):
         return find_gtzan(to)
+    if to.exists() and not (to.is_dir() and (not any(to.iterdir()) or (to / MARKER).is_file())):
+        raise ShroomsError(f"{to}: not empty and not a GTZAN copy made by shrooms: choose a new or empty "
+                           "folder (nothing was changed)")
     url = url or os.environ.get("SHROOMS_GTZAN_URL", GTZAN_URL)
     archive = fetch(url, cache_dir() / "downloads" / Path(url.split("?")[0]).name, sha256=sha256,
-                    label="GTZAN")
+                    label="GTZAN", progress=progress)
     to.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".gtzan-", dir=to.parent))
+    staging = Path(tempfile.mkdtemp(prefix=".gtzan-", dir=to.parent))  # made here, so ours to remove
+    old = None
     try:
         extract(archive, staging)
         if not gtzan_genre_dir(staging):
             raise ShroomsError(f"{url}: the archive holds no GTZAN genre folders")
-        if to.exists():
-            shutil.rmtree(to)
-        os.replace(staging, to)
+        (staging / MARKER).write_text(f"extracted by shrooms from {url}\n")
+        if to.exists() and any(to.iterdir()):  # a copy shrooms made (checked above): moved aside, then removed
+            old = Path(tempfile.mkdtemp(prefix=".gtzan-old-", dir=to.parent))
+            os.replace(to, old / "copy")
+        os.replace(staging, to)  # onto a missing or empty folder
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
     return gtzan_genre_dir(to)
 
 

@@ -11,9 +11,9 @@ from typing import BinaryIO, Callable
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from .audio import load_audio
+from .audio import decode
 from .collections import Collection
-from .errors import ShroomsError
+from .errors import AudioError, ShroomsError
 from .maps import get_map
 from .store import Store
 from .taggers import TAGGERS, Tagger, available_taggers
@@ -43,9 +43,14 @@ class ModelPlacement:
 
 @dataclass
 class Placement:
+    """One song: where each tagger puts it, or `error` (one line) when the song could not be decoded;
+    `warnings` are lines about a song that decoded but not as its header promised (e.g. truncated)."""
+
     name: str
     models: dict[str, ModelPlacement] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def nearest(collection: Collection, key: str, embeddings: np.ndarray, k: int) -> list[list[Neighbour]]:
@@ -73,11 +78,21 @@ def place(sources: list[str | Path | bytes | BinaryIO], collection: Collection, 
           k: int = 10, names: list[str] | None = None,
           progress: Callable[[int, int], None] | None = None) -> list[Placement]:
     """Place songs (paths, bytes or file objects) on `collection`'s maps for every tagger in `keys` that has
-    weights and stored embeddings; `progress(done, total)` is called after each tagger. Raises AudioError
-    for a song that cannot be decoded."""
+    weights and stored embeddings; `progress(done, total)` is called after each tagger. A song that cannot be
+    decoded does not stop the others: its Placement carries the one-line `error` and no models."""
     names = names or [str(s) if isinstance(s, (str, Path)) else f"upload {i + 1}" for i, s in enumerate(sources)]
-    samples = [load_audio(s, name=n) for s, n in zip(sources, names)]
-    placements = [Placement(n) for n in names]
+    placements, samples = [], []
+    for source, name in zip(sources, names):
+        try:
+            decoded = decode(source, name=name)
+        except AudioError as exc:
+            placements.append(Placement(name, error=str(exc)))
+            continue
+        placements.append(Placement(name, warnings=list(decoded.warnings)))
+        samples.append(decoded.samples)
+    readable = [p for p in placements if p.error is None]
+    if not readable:
+        return placements
     taggers, missing = available_taggers(keys)
     store = Store(collection)
     for done, (key, tagger) in enumerate(taggers.items(), start=1):
@@ -86,11 +101,11 @@ def place(sources: list[str | Path | bytes | BinaryIO], collection: Collection, 
         if len(store.load(key).tracks) < 4:
             missing[key] = f"{collection.name} is not precomputed for {tagger.spec.name}"
             continue
-        for placement, where in zip(placements, place_on(collection, tagger, samples, k)):
+        for placement, where in zip(readable, place_on(collection, tagger, samples, k)):
             placement.models[key] = where
-    for placement in placements:
+    for placement in readable:
         placement.unavailable = dict(missing)
-    if not any(p.models for p in placements):
+    if not any(p.models for p in readable):
         if taggers:
             raise ShroomsError(f"{collection.name} needs at least 4 tracks with embeddings to place songs on: run "
                                f"`shrooms precompute --collection {collection.source} --models {','.join(taggers)}` first")

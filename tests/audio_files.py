@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import librosa
@@ -46,6 +47,41 @@ def bad_inputs(folder: Path) -> dict[str, Path]:
              48000, subtype="PCM_24")
     made["missing"] = folder / "does_not_exist.wav"
     return made
+
+
+def hand_made_wav(path: Path, pcm: bytes, sr: int = 22050, channels: int = 1, claim: int | None = None) -> Path:
+    """A 16-bit PCM WAV written byte by byte, so its header can say what no encoder would: any sample
+    rate (up to 2**32 - 1) or channel count, and a data length (`claim` bytes) other than what follows."""
+    block_align = channels * 2
+    fmt = struct.pack("<HHIIHH", 1, channels, sr, min(sr * block_align, 2**32 - 1), block_align, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + \
+        struct.pack("<I", len(pcm) if claim is None else claim) + pcm
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return path
+
+
+def bad_headers(folder: Path) -> dict[str, Path]:
+    """WAVs of real music whose headers lie: sample rate 0, sample rate 4 GHz, 30 s promised over
+    1,000 bytes of data, and 0 channels."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pcm = (real_excerpt(2.0) * 32767).astype("<i2").tobytes()
+    return {"rate_zero": hand_made_wav(folder / "rate_zero.wav", pcm, sr=0),
+            "rate_4ghz": hand_made_wav(folder / "rate_4ghz.wav", pcm, sr=4_000_000_000),
+            "claims_30s": hand_made_wav(folder / "claims_30s.wav", pcm[:1000], claim=22050 * 2 * 30),
+            "no_channels": hand_made_wav(folder / "no_channels.wav", pcm, channels=0)}
+
+
+BAD_HEADER_ERRORS = {
+    "rate_zero": "not a readable audio file (sample rate 0 Hz is outside 1,000-768,000 Hz)",
+    "rate_4ghz": "not a readable audio file (sample rate 4,000,000,000 Hz is outside 1,000-768,000 Hz)",
+    "no_channels": "not a readable audio file (Channel count is zero)"}
+TRUNCATED_30S = "truncated: header says 30.0 s, holds 0.02 s"
+
+
+def expected_stderr(bad: dict[str, Path], kinds: list[str]) -> list[str]:
+    """The CLI's stderr lines for the `bad_headers` files `kinds`, given in that order."""
+    return [f"shrooms: warning: {bad[k]}: {TRUNCATED_30S}" if k == "claims_30s"
+            else f"shrooms: error: {bad[k]}: {BAD_HEADER_ERRORS[k]}" for k in kinds]
 
 
 CLIPS = DATA.parent / "conformance" / "clips"

@@ -6,10 +6,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from shrooms.audio import SAMPLE_RATE, chunk, chunk_starts, load_audio
+from shrooms import audio
+from shrooms.audio import SAMPLE_RATE, chunk, chunk_starts, decode, load_audio, resample
 from shrooms.errors import AudioError
 
-from .audio_files import COUNTRY, FORMATS, bad_inputs
+from .audio_files import (BAD_HEADER_ERRORS, CLIPS, COUNTRY, FORMATS, TRUNCATED_30S, bad_headers, bad_inputs,
+                          real_excerpt)
+
+SHARED_RECORDINGS = sorted(FORMATS.iterdir()) + [COUNTRY] + sorted(CLIPS.glob("*.flac"))
 
 
 @pytest.mark.parametrize("path", sorted(FORMATS.iterdir()), ids=lambda p: p.name)
@@ -66,3 +70,40 @@ def test_undecodable_input_raises_one_line_error_naming_the_file(kind, tmp_path)
 def test_uploaded_bytes_decode_like_the_file() -> None:
     from_bytes = load_audio(COUNTRY.read_bytes(), name="upload.wav")
     np.testing.assert_array_equal(from_bytes, load_audio(COUNTRY))
+
+
+@pytest.mark.parametrize("block", [1024, audio.BLOCK])
+@pytest.mark.parametrize("path", SHARED_RECORDINGS, ids=lambda p: p.name)
+def test_streaming_decode_equals_one_shot_decode(path, block, monkeypatch) -> None:
+    """Blocks downmixed and resampled as they stream equal the whole file read, averaged and resampled at
+    once; small blocks catch a seek between reads (it garbles carnatic_varnam_abhogi.mp3 by up to 0.1)."""
+    whole, sr = sf.read(path, dtype="float32", always_2d=True)
+    one_shot = resample(whole.mean(axis=1), sr)
+    monkeypatch.setattr(audio, "BLOCK", block)
+    streamed = load_audio(path)
+    assert streamed.shape == one_shot.shape
+    np.testing.assert_allclose(streamed, one_shot, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_HEADER_ERRORS))
+def test_impossible_headers_are_one_line_errors_naming_the_file(kind, tmp_path) -> None:
+    path = bad_headers(tmp_path)[kind]
+    with pytest.raises(AudioError) as err:
+        load_audio(path)
+    assert str(err.value) == f"{path}: {BAD_HEADER_ERRORS[kind]}"
+
+
+def test_a_header_promising_more_than_the_file_holds_decodes_what_is_there_with_a_warning(tmp_path) -> None:
+    path = bad_headers(tmp_path)["claims_30s"]
+    decoded = decode(path)
+    assert decoded.warnings == (f"{path}: {TRUNCATED_30S}",)
+    assert len(decoded.samples) == int(np.ceil(500 * SAMPLE_RATE / 22050))  # 1,000 bytes = 500 frames
+    assert not decode(COUNTRY).warnings
+
+
+def test_non_finite_samples_are_one_line_errors(tmp_path) -> None:
+    x = real_excerpt(1.0)
+    x[100] = np.nan
+    sf.write(tmp_path / "nan.wav", x, 22050, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"nan\.wav: contains non-finite samples$"):
+        load_audio(tmp_path / "nan.wav")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from .audio_files import COUNTRY, bad_inputs
+from .audio_files import COUNTRY, bad_headers, bad_inputs, expected_stderr
 from .conftest import RELEASED
 from .helpers import assert_no_traceback, run_cli
 
@@ -78,6 +78,18 @@ def test_good_files_are_still_tagged_when_others_fail(awkward) -> None:
     proc = run_cli("tag", str(awkward["empty"]), str(COUNTRY), "--models", "fcn", "--json")
     assert proc.returncode == 1 and "empty.wav" in proc.stderr
     assert list(json.loads(proc.stdout)) == [str(COUNTRY)]
+
+
+def test_lying_headers_fail_one_file_at_a_time(tmp_path) -> None:
+    """Sample rate 0 or 4 GHz, no channels: one line each naming the file; 30 s promised over 1,000 bytes:
+    tagged from what is there, with a warning; the real clip in the same batch is tagged as usual."""
+    bad, kinds = bad_headers(tmp_path), ["rate_zero", "rate_4ghz", "claims_30s", "no_channels"]
+    proc = run_cli("tag", *[str(bad[k]) for k in kinds], str(COUNTRY), "--models", "fcn", "--json")
+    assert_no_traceback(proc)
+    assert proc.returncode == 1 and proc.stderr.splitlines() == expected_stderr(bad, kinds)
+    tagged = json.loads(proc.stdout)
+    assert list(tagged) == [str(bad["claims_30s"]), str(COUNTRY)]
+    assert len(tagged[str(COUNTRY)]["fcn"]["tags"]) == 50
 
 
 def test_unknown_model_is_a_one_line_error() -> None:

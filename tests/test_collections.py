@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import shutil
 import tarfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import soundfile as sf
 
-from shrooms.collections import find_gtzan, folder_collection, gtzan_collection, load_collection
+from shrooms.collections import MARKER, find_gtzan, folder_collection, gtzan_collection, load_collection
 from shrooms.demo import CLIPS_PER_STYLE, STYLES, ensure_demo
 from shrooms.errors import ShroomsError
 
-from .audio_files import CLIPS, make_gtzan, write_excerpt
+from .audio_files import CLIPS, COUNTRY, make_gtzan, write_excerpt
 from .helpers import run_cli
 
 
@@ -92,27 +94,84 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_gtzan_download_resumes_checks_and_extracts(tmp_path, private_cache) -> None:
+def gtzan_archive(tmp_path: Path) -> bytes:
+    """A tiny GTZAN-layout tar.gz of real recordings."""
     make_gtzan(tmp_path / "src")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         tar.add(tmp_path / "src" / "genres", arcname="genres")
-    RangeHandler.payload, RangeHandler.cut_first = buffer.getvalue(), True
+    return buffer.getvalue()
+
+
+@contextmanager
+def serving(payload: bytes, cut_first: bool):
+    """The URL of `payload` served from 127.0.0.1 while the block runs."""
+    RangeHandler.payload, RangeHandler.cut_first = payload, cut_first
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RangeHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/genres.tar.gz"
-    sha = hashlib.sha256(RangeHandler.payload).hexdigest()
     try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/genres.tar.gz"
+    finally:
+        server.shutdown()
+
+
+def test_gtzan_download_resumes_checks_and_extracts(tmp_path, private_cache) -> None:
+    payload = gtzan_archive(tmp_path)
+    sha = hashlib.sha256(payload).hexdigest()
+    with serving(payload, cut_first=True) as url:
         first = run_cli("data", "gtzan", "--url", url, "--sha256", sha)
         assert first.returncode == 1 and "Traceback" not in first.stderr, first.stderr
         assert "cut off" in first.stderr
         partial = private_cache / "downloads" / "genres.tar.gz.part"
-        assert 0 < partial.stat().st_size < len(RangeHandler.payload)
+        assert 0 < partial.stat().st_size < len(payload)
         assert find_gtzan(private_cache / "datasets" / "gtzan") is None
         second = run_cli("data", "gtzan", "--url", url, "--sha256", sha)
         assert second.returncode == 0, second.stderr
-    finally:
-        server.shutdown()
     coll = gtzan_collection(private_cache / "datasets" / "gtzan")
     assert len(coll.tracks) == 6 and coll.labels == ["country", "jazz", "pop"]
     assert not partial.exists() and not list((private_cache / "datasets").glob(".gtzan-*"))
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_gtzan_download_never_replaces_a_folder_shrooms_did_not_make(tmp_path, private_cache) -> None:
+    """`--to ~/Music` used to delete ~/Music: now a folder holding the user's files is refused with one line
+    and left as it was; an empty folder is filled; a copy shrooms made is kept, or replaced when broken."""
+    music = tmp_path / "Music"
+    (music / "albums").mkdir(parents=True)
+    (music / "song.mp3").write_bytes(COUNTRY.read_bytes()[:5000])
+    (music / "albums" / "notes.txt").write_text("mine")
+    before = snapshot(music)
+    with serving(gtzan_archive(tmp_path), cut_first=False) as url:
+        refused = run_cli("data", "gtzan", "--to", str(music), "--url", url)
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert refused.stderr == (f"shrooms: error: {music}: not empty and not a GTZAN copy made by shrooms: "
+                                  "choose a new or empty folder (nothing was changed)\n")
+        assert snapshot(music) == before
+        fresh = tmp_path / "empty"
+        fresh.mkdir()
+        made = run_cli("data", "gtzan", "--to", str(fresh), "--url", url)
+        assert made.returncode == 0, made.stderr
+        assert (fresh / MARKER).is_file() and len(gtzan_collection(fresh).tracks) == 6
+        again = run_cli("data", "gtzan", "--to", str(fresh), "--url", url)
+        assert again.returncode == 0 and again.stdout == made.stdout
+        shutil.rmtree(fresh / "genres")  # a shrooms copy, broken: replaced by a fresh extraction
+        (fresh / "genres").mkdir()
+        replaced = run_cli("data", "gtzan", "--to", str(fresh), "--url", url)
+        assert replaced.returncode == 0, replaced.stderr
+    assert len(gtzan_collection(fresh).tracks) == 6
+    assert snapshot(music) == before and not list(tmp_path.glob(".gtzan-*"))
+
+
+def test_each_gtzan_copy_has_its_own_cache_key(tmp_path, monkeypatch) -> None:
+    make_gtzan(tmp_path / "a")
+    make_gtzan(tmp_path / "b", layout="Data/genres_original")
+    monkeypatch.setenv("SHROOMS_GTZAN", str(tmp_path / "a"))
+    assert load_collection("gtzan").key == "gtzan" == load_collection(str(tmp_path / "a")).key
+    other = load_collection(str(tmp_path / "b"))
+    assert other.kind == "gtzan" and other.key.startswith("gtzan-genres_original-")
+    assert other.key == load_collection(str(tmp_path / "b" / "Data" / "genres_original")).key
+    monkeypatch.setenv("SHROOMS_GTZAN", str(tmp_path / "b"))
+    assert load_collection(str(tmp_path / "b")).key == "gtzan" != load_collection(str(tmp_path / "a")).key
