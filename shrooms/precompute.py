@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from .audio import chunk, load_audio
+from .audio import chunk, decode
 from .collections import Collection, Track
 from .errors import AudioError
 from .store import Store, StoreReadOnly, file_state
@@ -56,6 +56,7 @@ class Summary:
     failed: list[dict] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. "FILE: truncated: header says 30.0 s, holds 2.0 s"
     repaired: tuple | None = None  # (where the damaged database went, rows kept)
     seconds: float = 0.0
     audio_seconds: float = 0.0
@@ -68,6 +69,7 @@ class Summary:
             out.append(f"  the damaged database was set aside as {self.repaired[0]}; "
                        f"{self.repaired[1]} readable rows kept")
         out += [f"  skipped {f['id']}: {f['reason']}" for f in self.failed]
+        out += [f"  warning: {w}" for w in self.warnings]
         out += [f"  not stored {i}: the file changed while it was read (run precompute again)" for i in self.changed]
         out += [f"  skipped tagger {key}: weights not available (`shrooms data weights {key}`)"
                 for key in self.unavailable]
@@ -75,7 +77,7 @@ class Summary:
 
 
 @dataclass
-class Decoded:
+class ClaimedTrack:
     """A claimed track after decoding: its samples (or the error), the file's state before decoding,
     whether it changed during decoding, and the taggers it lacks."""
 
@@ -86,24 +88,26 @@ class Decoded:
     state: tuple[int, int] = (-1, -1)
     changed: bool = False
     keys: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # decoded, but not as the header promised
 
 
-def claim_and_decode(store: Store, taggers: dict[str, Tagger], track: Track) -> Decoded:
+def claim_and_decode(store: Store, taggers: dict[str, Tagger], track: Track) -> ClaimedTrack:
     """Claim `track`; if it is ours, decode it between two stats of its file."""
     status, keys = store.claim(track, taggers)
     if status != "mine":
-        return Decoded(track, status)
+        return ClaimedTrack(track, status)
     fault_point("claimed")
     before = file_state(track.path)
     fault_point("decoding")
     try:
-        samples, error = load_audio(track.path), None
+        decoded_, error = decode(track.path), None
+        samples, warnings = decoded_.samples, list(decoded_.warnings)
     except AudioError as exc:
-        samples, error = None, exc
-    return Decoded(track, status, samples, error, before, file_state(track.path) != before, keys)
+        samples, error, warnings = None, exc, []
+    return ClaimedTrack(track, status, samples, error, before, file_state(track.path) != before, keys, warnings)
 
 
-def decoded(store: Store, taggers: dict[str, Tagger], tracks: list[Track]) -> Iterator[Decoded]:
+def decoded(store: Store, taggers: dict[str, Tagger], tracks: list[Track]) -> Iterator[ClaimedTrack]:
     """`claim_and_decode` of each track, run ahead in a worker thread (at most PREFETCH waiting)."""
     with ThreadPoolExecutor(max_workers=1) as worker:
         pending = [worker.submit(claim_and_decode, store, taggers, t) for t in tracks[:PREFETCH]]
@@ -120,7 +124,7 @@ def decoded(store: Store, taggers: dict[str, Tagger], tracks: list[Track]) -> It
             worker.shutdown(wait=True)
 
 
-def run_group(group: list[Decoded], tagger: Tagger) -> dict[str, TrackOutput]:
+def run_group(group: list[ClaimedTrack], tagger: Tagger) -> dict[str, TrackOutput]:
     """All chunks of the group's tracks that lack this tagger, through it together: {track id: output}."""
     todo = [d for d in group if tagger.spec.key in d.keys]
     if not todo:
@@ -150,7 +154,7 @@ def precompute(collection: Collection, keys: list[str] | None = None, progress: 
         raise StoreReadOnly(f"{store.path.parent} is read-only: cannot store the {len(todo)} tracks of "
                             f"{collection.name} that need computing")
     bar = tqdm(total=len(todo), unit="track", desc=f"precompute {collection.name}", disable=not show_bar or None)
-    group: list[Decoded] = []
+    group: list[ClaimedTrack] = []
 
     def advance(n: int = 1) -> None:
         bar.update(n)
@@ -187,6 +191,7 @@ def precompute(collection: Collection, keys: list[str] | None = None, progress: 
                     store.fail(d.track, d.state, str(d.error))
                 advance()
             else:
+                summary.warnings += d.warnings
                 group.append(d)
                 if len(group) >= GROUP:
                     flush()

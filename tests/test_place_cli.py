@@ -28,6 +28,8 @@ def test_precompute_finishes_and_lists_each_bad_file_with_its_reason(folder) -> 
     assert summary.computed == 7  # six excerpts and the truncated file, tagged from what it holds
     assert sorted((f["id"], f["reason"]) for f in summary.failed) == [
         (f"bad/{kind}", f"{bad[kind]}: {BAD_HEADER_ERRORS[kind]}") for kind in ("no_channels", "rate_4ghz", "rate_zero")]
+    assert summary.warnings == [f"{bad['claims_30s']}: {TRUNCATED_30S}"]  # computed, but flagged
+    assert f"  warning: {bad['claims_30s']}: {TRUNCATED_30S}" in summary.lines()
 
 
 def test_place_places_readable_songs_and_lists_the_unreadable(folder) -> None:
