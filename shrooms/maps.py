@@ -33,6 +33,14 @@ METHODS = ("tsne", "pca")
 SPACES = ("embedding", "taggram")
 MAP_VERSION = "2"  # bump when map fitting changes: cached maps are then refitted
 MIN_ROWS = 4
+# How openTSNE places a new row (`TSNEEmbedding.transform`). Its defaults (perplexity 5, exaggeration 1.5)
+# put a collection track's own audio up to 3-4% of the map's extent away from its own point (36 real clips,
+# fcn, 2-D and 3-D): that is where the placement objective's optimum lies, not a convergence problem (other
+# initialisations and twice the iterations land on the same spots). Affinities concentrated on the nearest
+# tracks and a stronger pull towards them put it on its point (measured: benchmarks in the README), and a
+# new song next to the tracks it sounds most like, as in the neighbour list.
+PLACEMENT_PERPLEXITY = 1.5
+PLACEMENT_EXAGGERATION = 4.0
 
 
 def fit_projector(x: np.ndarray) -> Pipeline:
@@ -172,8 +180,17 @@ class TagMap(TransformerMixin, BaseEstimator):
         z = self.projector_.transform(row)
         if self.tsne_ is None:
             return pad_columns(z, self.dims)
-        # openTSNE's default placement perplexity, 5, capped as for the fit on collections under 16 tracks
-        return np.asarray(self.tsne_.transform(z, perplexity=min(5.0, (len(self._coords) - 1) / 3.0)))
+        return self.placed(z)
+
+    def placed(self, z: np.ndarray) -> np.ndarray:
+        """Projected rows (n_new, k) → t-SNE coordinates (n_new, dims), all in one openTSNE `transform`
+        call (independent of each other only approximately: see `segment_points`)."""
+        perplexity = min(PLACEMENT_PERPLEXITY, (len(self._coords) - 1) / 3.0)  # capped as for the fit
+        before = np.array(self._coords)
+        try:
+            return np.array(self.tsne_.transform(z, perplexity=perplexity, exaggeration=PLACEMENT_EXAGGERATION))
+        finally:
+            self.tsne_[:] = before  # undo transform's in-place re-centring (rounding only, as fit centred it)
 
     def fit_transform(self, X, y=None) -> np.ndarray:
         """Fit, then return `embedding_` (n, dims) as a writable copy."""
@@ -239,7 +256,11 @@ def trajectory(tag_map: TagMap, chunk_embeddings: np.ndarray) -> np.ndarray:
 def segment_points(tag_map: TagMap, chunk_embeddings: np.ndarray) -> np.ndarray:
     """Every chunk of a collection as its own point on the map (a segments view).
 
-    Same placement as `trajectory`, row by row, so a chunk lands where its track's trajectory puts it.
+    t-SNE maps place all chunks in ONE openTSNE `transform` call: one at a time (as `trajectory` does)
+    would take minutes for a collection's thousands of chunks. Each chunk is still optimised against the
+    fitted tracks only, but the repulsion is normalised over the whole batch, so a chunk lands close to,
+    not exactly on, where `trajectory` puts it (`benchmarks/segments.py` prints the time and the gap).
+    PCA maps place every row exactly either way.
 
     Parameters
     ----------
@@ -250,7 +271,11 @@ def segment_points(tag_map: TagMap, chunk_embeddings: np.ndarray) -> np.ndarray:
     -------
     np.ndarray, shape (n_chunks, dims)
     """
-    return tag_map.transform(chunk_embeddings)
+    check_is_fitted(tag_map, "projector_")
+    x = checked_rows(chunk_embeddings, "chunk_embeddings", n_features=tag_map.n_features_in_)
+    if tag_map.tsne_ is None or not len(x):
+        return tag_map.transform(x)
+    return tag_map.placed(tag_map.projector_.transform(x))
 
 
 def results_digest(results: StoredResults, space: str) -> str:
