@@ -4,7 +4,8 @@ Preprocessing, the same for every map: standardise each input dimension (zero me
 the collection), then PCA to min(50, dims, n - 1) components. t-SNE: openTSNE with PCA initialisation,
 perplexity min(30, (n - 1) / 3), a fixed seed, Barnes-Hut gradients in 3-D (openTSNE's FFT method is 2-D
 only). The fitted openTSNE embedding is kept, so new tracks are placed with `TSNEEmbedding.transform`
-without refitting. PCA maps are the first 2 or 3 components: instant, and linear.
+without refitting (settings: PLACEMENT_PERPLEXITY, PLACEMENT_EXAGGERATION). PCA maps are the first 2 or
+3 components: instant, and linear.
 
 A map can be drawn from a tagger's embeddings (`space="embedding"`) or from its 50 tag probabilities
 (`space="taggram"`), and `tag_axes` gives the plainest map of all: two tags' probabilities as x and y.
@@ -34,11 +35,12 @@ SPACES = ("embedding", "taggram")
 MAP_VERSION = "2"  # bump when map fitting changes: cached maps are then refitted
 MIN_ROWS = 4
 # How openTSNE places a new row (`TSNEEmbedding.transform`). Its defaults (perplexity 5, exaggeration 1.5)
-# put a collection track's own audio up to 3-4% of the map's extent away from its own point (36 real clips,
-# fcn, 2-D and 3-D): that is where the placement objective's optimum lies, not a convergence problem (other
-# initialisations and twice the iterations land on the same spots). Affinities concentrated on the nearest
-# tracks and a stronger pull towards them put it on its point (measured: benchmarks in the README), and a
-# new song next to the tracks it sounds most like, as in the neighbour list.
+# put a collection track's own audio up to 3-4% of the map's extent away from its own point (36 real clips;
+# fcn, musicnn, crnn; 2-D and 3-D): that is where the placement objective's optimum lies, not a convergence
+# problem (starting from the nearest track, or twice the iterations, land on the same spots). Affinities
+# concentrated on the nearest tracks and a stronger pull towards them put it within 0.5% of its point
+# (tests/test_maps.py asserts 1%), and a new song next to the tracks it sounds most like, as the neighbour
+# list says. Perplexity 2 was not enough in 3-D (crnn 2.2%).
 PLACEMENT_PERPLEXITY = 1.5
 PLACEMENT_EXAGGERATION = 4.0
 
