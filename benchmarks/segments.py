@@ -43,7 +43,7 @@ def main() -> None:
         apart = np.linalg.norm(together[: len(alone)] - alone, axis=1) / np.ptp(tag_map.embedding_, axis=0).max()
         print(f"{dims}-D, {len(chunks)} chunks of {len(tag_map.embedding_)} tracks ({args.model}): one call "
               f"{batch:.1f} s; one at a time {per_row * 1000:.0f} ms per chunk (→ {per_row * len(chunks):.0f} s "
-              f"for all); batch vs one-at-a-time: median {np.median(apart) * 100:.2f}%, max {apart.max() * 100:.2f}% "
+              f"for all); batch vs one-at-a-time: median {np.median(apart) * 100:.2g}%, max {apart.max() * 100:.2g}% "
               f"of the extent")
 
 
