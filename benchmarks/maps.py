@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from shrooms.collections import load_collection  # noqa: E402
 from shrooms.precompute import precompute  # noqa: E402
-from shrooms.maps import fit_map  # noqa: E402
+from shrooms.maps import TagMap  # noqa: E402
 from shrooms.place import place  # noqa: E402
 from shrooms.taggers import available_taggers  # noqa: E402
 
@@ -43,10 +43,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{'fit':<14}{'points':>8}{'seconds':>10}")
     for n in map(int, args.sizes.split(",")):
-        x, ids = vectors(n), [str(i) for i in range(n)]
+        x = vectors(n)
         for method, dims in (("pca", 2), ("tsne", 2), ("tsne", 3)):
             start = time.perf_counter()
-            fit_map(x, ids, method, dims)
+            TagMap(method, dims).fit(x)
             print(f"{method + f' {dims}-D':<14}{n:>8}{time.perf_counter() - start:>10.1f}")
     collection = load_collection(args.collection)
     keys = list(available_taggers()[0])

@@ -148,7 +148,7 @@ def model_report(collection: Collection, key: str, k: int | None = None, seeds=D
     z = preprocessed(emb)
     scores = cluster_scores(z, y, k, seeds)
     tsne = get_map(collection, key, "tsne", 2)
-    xy = tsne.coords[[tsne.ids.index(i) for i in tracks["id"]]]
+    xy = tsne.embedding_[[tsne.ids_.index(i) for i in tracks["id"]]]
     on_map = cluster_scores(xy, y, k, seeds)
     out = {name: s.as_dict() for name, s in scores.items()}
     out["silhouette"] = round(float(silhouette_score(z, y)), 6)

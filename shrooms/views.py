@@ -46,8 +46,8 @@ def map_frame(collection: Collection, key: str, method: str = "tsne", dims: int 
     """One row per stored track: id, label, path, x, y(, z), its top tag and a hover text with the top 3."""
     results = Store(collection).load(key)
     fitted = get_map(collection, key, method, dims)
-    position = {track_id: i for i, track_id in enumerate(fitted.ids)}
-    coords = fitted.coords[[position[i] for i in results.tracks["id"]]]
+    position = {track_id: i for i, track_id in enumerate(fitted.ids_)}
+    coords = fitted.embedding_[[position[i] for i in results.tracks["id"]]]
     names = TAGGERS[key].tags
     top3 = np.argsort(-results.tags, axis=1)[:, :3]
     frame = results.tracks[["id", "label", "path"]].copy()

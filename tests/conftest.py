@@ -36,3 +36,18 @@ def demo_collection():
     coll = make()
     precompute(coll, list(RELEASED), show_bar=False)
     return coll
+
+
+@pytest.fixture(scope="session")
+def debian():
+    """Real labelled music (tests/debian_music.py: 3 labels × 12 clips of 30 s), precomputed for the
+    released taggers: (collection, one held-out clip per label)."""
+    from shrooms.collections import folder_collection
+    from shrooms.precompute import precompute
+
+    from .debian_music import debian_collection
+    root, held_out = debian_collection(clips_per_label=12, seconds=30.0)
+    collection = folder_collection(root)
+    summary = precompute(collection, list(RELEASED), show_bar=False)
+    assert not summary.failed
+    return collection, held_out

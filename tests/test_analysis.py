@@ -7,7 +7,7 @@ import pytest
 
 from shrooms.analysis import (CLUSTERERS, cluster_labels, cluster_scores, hungarian_accuracy, knn_accuracy,
                               matched_confusion, probe_accuracy)
-from shrooms.maps import fit_map
+from shrooms.maps import TagMap
 
 
 def blobs(k: int = 4, n: int = 25, dim: int = 16, spread: float = 0.3, seed: int = 0):
@@ -64,13 +64,12 @@ def test_knn_and_probe_accuracy() -> None:
 @pytest.mark.parametrize("method,dims", [("tsne", 2), ("tsne", 3), ("pca", 2), ("pca", 3)])
 def test_maps_are_reproducible_and_transform_is_batch_independent(method, dims) -> None:
     x, _ = blobs(n=30)
-    ids = [str(i) for i in range(len(x))]
-    a, b = fit_map(x, ids, method, dims, seed=3), fit_map(x, ids, method, dims, seed=3)
-    assert a.coords.shape == (120, dims) and np.array_equal(a.coords, b.coords)
+    a, b = TagMap(method, dims, seed=3).fit(x), TagMap(method, dims, seed=3).fit(x)
+    assert a.embedding_.shape == (120, dims) and np.array_equal(a.embedding_, b.embedding_)
     new = x[:5] + 0.05
     together = a.transform(new)
     alone = np.concatenate([a.transform(new[i:i + 1]) for i in range(5)])
     assert together.shape == (5, dims) and np.array_equal(together, alone)
     # a point placed next to a collection track lands nearer to it than to the other blobs
-    d = np.linalg.norm(a.coords - together[0], axis=1)
+    d = np.linalg.norm(a.embedding_ - together[0], axis=1)
     assert np.argsort(d)[:5].max() < 30
