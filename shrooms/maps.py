@@ -25,6 +25,7 @@ from .errors import ShroomsError
 from .store import StoredResults, Store, atomic_write
 
 METHODS = ("tsne", "pca")
+SPACES = ("embedding", "taggram")  # a tagger's penultimate-layer embedding, or its 50 tag probabilities
 MAP_VERSION = "1"  # bump when map fitting changes: cached maps are then refitted
 
 
@@ -85,29 +86,37 @@ def fit_map(embeddings: np.ndarray, ids: list[str], method: str = "tsne", dims: 
     return Map(method, dims, seed, list(ids), np.asarray(tsne), projector, tsne)
 
 
-def results_digest(results: StoredResults) -> str:
-    """Identifies the exact embeddings a map was fitted on."""
+def features(results: StoredResults, space: str = "embedding") -> np.ndarray:
+    """The stored tracks in one space: embeddings (n, D) or tag probabilities, the taggram (n, 50)."""
+    if space not in SPACES:
+        raise ShroomsError(f"unknown space {space!r}: choose {' or '.join(SPACES)}")
+    return results.tags if space == "taggram" else results.embeddings
+
+
+def results_digest(results: StoredResults, space: str = "embedding") -> str:
+    """Identifies the exact embeddings (or taggrams) a map was fitted on."""
     h = hashlib.sha256(MAP_VERSION.encode())
     h.update("\n".join(results.tracks["id"]).encode())
-    h.update(np.ascontiguousarray(results.embeddings).tobytes())
+    h.update(np.ascontiguousarray(features(results, space)).tobytes())
     return h.hexdigest()[:16]
 
 
-def get_map(collection: Collection, key: str, method: str = "tsne", dims: int = 2, seed: int = 0) -> Map:
-    """The map for a precomputed collection and tagger: loaded from `cache/maps/` when it was fitted on
-    these exact embeddings, else fitted once and saved (atomically)."""
+def get_map(collection: Collection, key: str, method: str = "tsne", dims: int = 2, seed: int = 0,
+            space: str = "embedding") -> Map:
+    """The map for a precomputed collection and tagger, of its embeddings or taggrams (`space`): loaded
+    from `cache/maps/` when it was fitted on these exact rows, else fitted once and saved (atomically)."""
     results = Store(collection).load(key)
     if len(results.tracks) == 0:
         raise ShroomsError(f"{collection.name} has no {key} embeddings yet: run "
                            f"`shrooms precompute --collection {collection.source} --models {key}`")
-    path = (cache_dir() / "maps" / collection.key / key /
-            f"{method}-{dims}d-seed{seed}-{results_digest(results)}.pkl")
+    name = f"{method}-{dims}d-seed{seed}" + ("-taggram" if space == "taggram" else "")
+    path = cache_dir() / "maps" / collection.key / key / f"{name}-{results_digest(results, space)}.pkl"
     if path.is_file():
         try:
             with open(path, "rb") as f:
                 return pickle.load(f)
         except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             path.unlink()  # from an incompatible version: refit
-    fitted = fit_map(results.embeddings, list(results.tracks["id"]), method, dims, seed)
+    fitted = fit_map(features(results, space), list(results.tracks["id"]), method, dims, seed)
     atomic_write(path, pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL))
     return fitted
