@@ -269,6 +269,7 @@ def model_report(collection: Collection, key: str, k: int | None = None, seeds=D
     the probe trained on the filtered train+valid and tested on the artist-disjoint test set."""
     tracks, x, y = labelled(collection, key, space)
     k = checked_k(k or len(np.unique(y)), len(y))
+    train, test = split_masks(collection, tracks["id"]) if split == "filtered" else (None, None)
     z = preprocessed(x)
     scores = cluster_scores(z, y, k, seeds)
     tsne = get_map(collection, key, "tsne", 2, space=space)
@@ -277,7 +278,6 @@ def model_report(collection: Collection, key: str, k: int | None = None, seeds=D
     out = {name: s.as_dict() for name, s in scores.items()}
     out["silhouette"] = round(float(silhouette_score(z, y)), 6)
     if split == "filtered":
-        train, test = split_masks(collection, tracks["id"])
         out["knn_accuracy"] = round(split_knn_accuracy(x[train], y[train], x[test], y[test]), 6)
         out["probe_accuracy"] = round(split_probe_accuracy(x[train], y[train], x[test], y[test]), 6)
         out["probe_accuracy_std"] = 0.0

@@ -77,7 +77,8 @@ def ood_collection(folder: str | Path) -> Collection:
 def study(collection: Collection, folder: str | Path, keys: list[str], seed: int = 0, space: str = "embedding",
           k: int = 10, out: Path | None = None) -> dict:
     """Place the groups of `folder` on `collection` for every tagger in `keys` with stored collection
-    rows; with `out`, write `study.json` and one map per tagger (`map-<key>.html`, self-contained)."""
+    rows; with `out`, also place every new track on the t-SNE maps and write one map per tagger
+    (`map-<key>.html`, self-contained: plotly's static image export needs kaleido and a browser)."""
     ood = ood_collection(folder)
     keys = [key for key in keys if len(Store(collection).load(key).tracks) >= 4]
     if not keys:
@@ -87,7 +88,7 @@ def study(collection: Collection, folder: str | Path, keys: list[str], seed: int
     result = {"collection": collection.key, "ood": str(Path(folder).resolve()), "seed": seed, "space": space,
               "k": k, "unreadable": [f["path"] for f in summary.failed], "models": {}}
     for key in keys:
-        result["models"][key] = model_study(collection, ood, key, seed, space, k)
+        result["models"][key] = model_study(collection, ood, key, seed, space, k, with_map=out is not None)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         result["figures"] = {}
@@ -99,24 +100,25 @@ def study(collection: Collection, folder: str | Path, keys: list[str], seed: int
     return result
 
 
-def model_study(collection: Collection, ood: Collection, key: str, seed: int, space: str, k: int) -> dict:
-    """One tagger: the collection's own novelty baseline, every group's scores and every new track's
-    novelty and place on the 2-D t-SNE map."""
+def model_study(collection: Collection, ood: Collection, key: str, seed: int, space: str, k: int,
+                with_map: bool = True) -> dict:
+    """One tagger: the collection's own novelty baseline, every group's scores and, `with_map`, every new
+    track's place on the 2-D t-SNE map (openTSNE transform, each track on its own: the slow part)."""
     base, new = Store(collection).load(key), Store(ood).load(key)
     if len(new.tracks) == 0:
         raise ShroomsError(f"{ood.name}: none of the OOD files could be read")
     x, y = features(base, space), features(new, space)
     groups = new.tracks["label"].to_numpy(dtype=str)
-    tsne = get_map(collection, key, "tsne", 2, seed=seed, space=space)
-    xy = tsne.transform(y)
     out = {"collection_novelty_median": round(float(np.median(self_novelty(x))), 4), "groups": {}}
     for group in sorted(set(groups)):
         inside = groups == group
         if inside.sum() < 2:
             continue
         out["groups"][group] = group_scores(x, base.tracks["label"].to_numpy(dtype=object), y[~inside], y[inside], k)
-    out["tracks"] = [{"id": i, "group": g, "xy": [round(float(v), 3) for v in p]}
-                     for i, g, p in zip(new.tracks["id"], groups, xy)]
+    if with_map:
+        xy = get_map(collection, key, "tsne", 2, seed=seed, space=space).transform(y)
+        out["tracks"] = [{"id": i, "group": g, "xy": [round(float(v), 3) for v in p]}
+                         for i, g, p in zip(new.tracks["id"], groups, xy)]
     return out
 
 
