@@ -6,6 +6,8 @@ Seeded measures are repeated over several seeds and reported as mean ± std."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -18,13 +20,16 @@ from sklearn.metrics.cluster import contingency_matrix
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .collections import Collection
 from .errors import ShroomsError
-from .maps import fit_projector, get_map
+from .agreement import model_agreement
+from .maps import SPACES, features, fit_projector, get_map
+from .neighbours import check_rows, knn_sets, label_mix, neighbour_indices
 from .store import Store
+from .taggers import TAGGERS
 
 CLUSTERERS = ("kmeans", "gmm", "agglomerative")
 DEFAULT_SEEDS = (0, 1, 2, 3, 4)
@@ -78,18 +83,30 @@ def cluster_labels(x: np.ndarray, k: int, method: str, seed: int = 0) -> np.ndar
     raise ShroomsError(f"unknown clustering {method!r}: choose one of {', '.join(CLUSTERERS)}")
 
 
+def majority_vote(neighbour_labels: np.ndarray) -> str:
+    """The most common label among neighbours (nearest first); a tie goes to the nearest tied label."""
+    values, counts = np.unique(neighbour_labels, return_counts=True)
+    best = values[counts == counts.max()]
+    return next(v for v in neighbour_labels if v in best)
+
+
 def knn_accuracy(x: np.ndarray, y: np.ndarray, k: int = 5) -> float:
     """Leave-one-out k-NN label accuracy (cosine distance, majority vote, ties to the nearest)."""
-    k = min(k, len(x) - 1)
-    _, idx = NearestNeighbors(n_neighbors=k + 1, metric="cosine").fit(x).kneighbors(x)
-    correct = 0
-    for i, row in enumerate(idx):
-        votes = [j for j in row if j != i][:k]
-        values, counts = np.unique(y[votes], return_counts=True)
-        best = values[counts == counts.max()]
-        vote = next(y[j] for j in votes if y[j] in best)
-        correct += vote == y[i]
-    return correct / len(x)
+    votes = knn_sets(x, k)
+    return float(np.mean([majority_vote(y[row]) == y[i] for i, row in enumerate(votes)]))
+
+
+def split_knn_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                       k: int = 5) -> float:
+    """k-NN accuracy on a held-out test set: each test row votes among its `k` nearest training rows
+    (cosine, majority, ties to the nearest)."""
+    idx = neighbour_indices(x_train, x_test, k)
+    return float(np.mean([majority_vote(y_train[row]) == y for row, y in zip(idx, y_test)]))
+
+
+def probe() -> Pipeline:
+    """The linear probe: standardise, then multinomial logistic regression."""
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
 
 
 def probe_accuracy(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
@@ -97,8 +114,12 @@ def probe_accuracy(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
     folds = int(min(5, np.unique(y, return_counts=True)[1].min()))
     if folds < 2:
         return float("nan")
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    return float(cross_val_score(probe, x, y, cv=StratifiedKFold(folds, shuffle=True, random_state=seed)).mean())
+    return float(cross_val_score(probe(), x, y, cv=StratifiedKFold(folds, shuffle=True, random_state=seed)).mean())
+
+
+def split_probe_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> float:
+    """Linear-probe accuracy trained on one set and tested on another (deterministic: no seed)."""
+    return float(probe().fit(x_train, y_train).score(x_test, y_test))
 
 
 def cluster_scores(x: np.ndarray, y: np.ndarray, k: int, seeds=DEFAULT_SEEDS) -> dict[str, Stat]:
@@ -123,15 +144,15 @@ def preprocessed(embeddings: np.ndarray) -> np.ndarray:
     return fit_projector(x).transform(x)
 
 
-def labelled(collection: Collection, key: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The stored tracks that have labels: (tracks, embeddings, labels)."""
+def labelled(collection: Collection, key: str, space: str = "embedding") -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The stored tracks that have labels: (tracks, their rows in `space` (n, D or 50), labels (n,))."""
     results = Store(collection).load(key)
+    x = features(results, space)
     mask = results.tracks["label"].notna().to_numpy()
     if mask.sum() < 4 or results.tracks["label"][mask].nunique() < 2:
         raise ShroomsError(f"{collection.name}: scores need at least 4 precomputed tracks in 2 or more labels "
                            f"(sub-folders); found {int(mask.sum())} labelled {key} tracks")
-    return results.tracks[mask].reset_index(drop=True), results.embeddings[mask], \
-        results.tracks["label"][mask].to_numpy(dtype=str)
+    return results.tracks[mask].reset_index(drop=True), x[mask], results.tracks["label"][mask].to_numpy(dtype=str)
 
 
 def checked_k(k: int, n_tracks: int) -> int:
@@ -141,35 +162,154 @@ def checked_k(k: int, n_tracks: int) -> int:
     return k
 
 
-def model_report(collection: Collection, key: str, k: int | None = None, seeds=DEFAULT_SEEDS) -> dict:
-    """Every measure for one tagger, on the (preprocessed) embeddings and on the 2-D t-SNE map."""
-    tracks, emb, y = labelled(collection, key)
+class TagProfile(NamedTuple):
+    """Mean tag probabilities of groups of tracks against the whole collection."""
+
+    groups: np.ndarray       # (g,) group names (labels or cluster ids), sorted
+    sizes: np.ndarray        # (g,) tracks per group
+    inside: np.ndarray       # (g, T) mean probability of each tag inside each group
+    overall: np.ndarray      # (T,) mean probability of each tag over all tracks
+    lift: np.ndarray         # (g, T) inside / overall (nan where the overall mean is 0)
+    difference: np.ndarray   # (g, T) inside - overall
+
+
+def tag_profiles(tags: np.ndarray, groups: np.ndarray) -> TagProfile:
+    """What distinguishes each group of tracks: its mean tag probabilities against the collection's.
+
+    Parameters
+    ----------
+    tags : np.ndarray, shape (n, T)
+        Tag probabilities in [0, 1] (a tagger's taggram, T = 50 for the Jamendo taggers).
+    groups : np.ndarray, shape (n,)
+        A group per track: its label, or its cluster.
+
+    Returns
+    -------
+    TagProfile
+        groups (g,), sizes (g,), inside (g, T), overall (T,), lift (g, T) and difference (g, T).
+    """
+    tags = check_rows(tags, "tags")
+    groups = np.asarray(groups)
+    if groups.shape != (len(tags),) or tags.min() < 0 or tags.max() > 1:
+        raise ShroomsError(f"tag profiles need probabilities in [0, 1] (n, T) and one group per track, got "
+                           f"{tags.shape} tags and {groups.shape} groups")
+    names, index, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    overall = tags.mean(axis=0)
+    inside = np.stack([tags[index == g].mean(axis=0) for g in range(len(names))])
+    lift = np.divide(inside, overall, out=np.full_like(inside, np.nan), where=overall > 0)
+    return TagProfile(names, sizes, inside, overall, lift, inside - overall)
+
+
+def distinguishing_tags(profile: TagProfile, group: int, names: list[str], n: int = 3) -> list[str]:
+    """The `n` tags most raised in group number `group` above the collection mean (largest difference
+    first; only tags that are raised at all)."""
+    order = np.argsort(-profile.difference[group], kind="stable")[:n]
+    return [names[j] for j in order if profile.difference[group, j] > 0]
+
+
+def short_tags(key: str) -> list[str]:
+    """A tagger's tag names without their category: `genre---rock` → `rock`."""
+    return [t.split("---")[-1] for t in TAGGERS[key].tags]
+
+
+def rounded(values: np.ndarray) -> list[float | None]:
+    """JSON-ready: rounded to 4 decimals, nan as None."""
+    return [None if v != v else round(float(v), 4) for v in values]
+
+
+def profile_report(tracks: pd.DataFrame, tags: np.ndarray, x: np.ndarray, key: str, k: int, seed: int = 0) -> dict:
+    """Tag profiles of the labels (a label × tag table of lift and difference) and of k-means clusters
+    (of the preprocessed rows `x`), each cluster with a one-line caption and its label mix."""
+    names = short_tags(key)
+    by_label = tag_profiles(tags, tracks["label"].to_numpy(dtype=str))
+    clusters = cluster_labels(preprocessed(x), k, "kmeans", seed)
+    by_cluster = tag_profiles(tags, clusters)
+    labels = tracks["label"].to_numpy(dtype=str)
+    return {
+        "tags": names, "collection_mean": rounded(by_label.overall),
+        "labels": {str(g): {"n": int(by_label.sizes[i]), "top": distinguishing_tags(by_label, i, names),
+                            "lift": rounded(by_label.lift[i]), "difference": rounded(by_label.difference[i])}
+                   for i, g in enumerate(by_label.groups)},
+        "clusters": {str(c): {"n": int(by_cluster.sizes[i]), "top": distinguishing_tags(by_cluster, i, names),
+                              "caption": f"cluster {c}: " + ", ".join(distinguishing_tags(by_cluster, i, names)),
+                              "labels": {lab: round(f, 4) for lab, f in label_mix(labels[clusters == c]).items()},
+                              "lift": rounded(by_cluster.lift[i])}
+                     for i, c in enumerate(by_cluster.groups)},
+    }
+
+
+SPLITS = ("cv", "filtered")
+GTZAN_SPLIT_PARTS = ("train", "valid", "test")
+
+
+def gtzan_filtered_split() -> dict[str, str]:
+    """GTZAN's fault-filtered, artist-disjoint split (Kereliuk, Sturm & Larsen 2015), shipped as package
+    data: {track id like `blues.00012`: "train" | "valid" | "test"}, 443 / 197 / 290 = 930 clips."""
+    folder = resources.files("shrooms.data") / "gtzan_filtered"
+    return {line.strip(): part for part in GTZAN_SPLIT_PARTS
+            for line in (folder / f"{part}.txt").read_text().splitlines() if line.strip() and not line.startswith("#")}
+
+
+def split_masks(collection: Collection, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(train+valid mask, test mask) of the filtered split over `ids`; a one-line error off GTZAN."""
+    if collection.kind != "gtzan":
+        raise ShroomsError(f"--split filtered is GTZAN's artist-disjoint split; {collection.name} is not GTZAN")
+    part = ids.map(gtzan_filtered_split())
+    train, test = part.isin(["train", "valid"]).to_numpy(), (part == "test").to_numpy()
+    if train.sum() < 2 or test.sum() < 1:
+        raise ShroomsError(f"{collection.name}: the filtered split needs precomputed train and test tracks; "
+                           f"found {int(train.sum())} train+valid and {int(test.sum())} test")
+    return train, test
+
+
+def model_report(collection: Collection, key: str, k: int | None = None, seeds=DEFAULT_SEEDS,
+                 space: str = "embedding", split: str = "cv") -> dict:
+    """Every measure for one tagger, on the (preprocessed) embeddings or taggrams and on the 2-D t-SNE
+    map, with the tag profiles of labels and clusters. `split="filtered"` (GTZAN only) scores k-NN and
+    the probe trained on the filtered train+valid and tested on the artist-disjoint test set."""
+    tracks, x, y = labelled(collection, key, space)
     k = checked_k(k or len(np.unique(y)), len(y))
-    z = preprocessed(emb)
+    train, test = split_masks(collection, tracks["id"]) if split == "filtered" else (None, None)
+    z = preprocessed(x)
     scores = cluster_scores(z, y, k, seeds)
-    tsne = get_map(collection, key, "tsne", 2)
+    tsne = get_map(collection, key, "tsne", 2, space=space)
     xy = tsne.embedding_[[tsne.ids_.index(i) for i in tracks["id"]]]
     on_map = cluster_scores(xy, y, k, seeds)
     out = {name: s.as_dict() for name, s in scores.items()}
     out["silhouette"] = round(float(silhouette_score(z, y)), 6)
-    out["knn_accuracy"] = round(knn_accuracy(emb, y), 6)
-    probe = stat([probe_accuracy(emb, y, seed) for seed in seeds])
-    out["probe_accuracy"], out["probe_accuracy_std"] = round(probe.mean, 6), round(probe.std, 6)
+    if split == "filtered":
+        out["knn_accuracy"] = round(split_knn_accuracy(x[train], y[train], x[test], y[test]), 6)
+        out["probe_accuracy"] = round(split_probe_accuracy(x[train], y[train], x[test], y[test]), 6)
+        out["probe_accuracy_std"] = 0.0
+        out["evaluation"] = f"filtered split: train+valid {int(train.sum())}, test {int(test.sum())} (artist-disjoint)"
+    else:
+        out["knn_accuracy"] = round(knn_accuracy(x, y), 6)
+        probe_runs = stat([probe_accuracy(x, y, seed) for seed in seeds])
+        out["probe_accuracy"], out["probe_accuracy_std"] = round(probe_runs.mean, 6), round(probe_runs.std, 6)
+        out["evaluation"] = "leave-one-out k-NN, stratified 5-fold probe (not artist-disjoint)"
     out["map_2d"] = {name: s.as_dict() for name, s in on_map.items()}
     out["n_tracks"] = len(y)
+    out["tag_profiles"] = profile_report(tracks, labelled(collection, key, "taggram")[1], x, key, k, seeds[0])
     return out
 
 
-def report(collection: Collection, keys: list[str], k: int | None = None, seeds=DEFAULT_SEEDS) -> dict:
-    """The score table of `keys` (taggers with stored embeddings) on a labelled collection."""
-    models = {key: model_report(collection, key, k, seeds) for key in keys}
+def report(collection: Collection, keys: list[str], k: int | None = None, seeds=DEFAULT_SEEDS,
+           space: str = "embedding", split: str = "cv") -> dict:
+    """The score table of `keys` (taggers with stored embeddings) on a labelled collection, in `space`
+    ("embedding" or "taggram"), with tag profiles and the agreement of every pair of taggers."""
+    if space not in SPACES or split not in SPLITS:
+        raise ShroomsError(f"unknown space {space!r} or split {split!r}: choose {' or '.join(SPACES)}, "
+                           f"{' or '.join(SPLITS)}")
+    models = {key: model_report(collection, key, k, seeds, space, split) for key in keys}
     n_labels = len(collection.labels)
     return {"collection": collection.key, "k": k or n_labels, "labels": n_labels, "chance": 1 / max(n_labels, 1),
-            "seeds": list(seeds), "models": models}
+            "seeds": list(seeds), "space": space, "split": split, "models": models,
+            "agreement": model_agreement(collection, keys, space)}
 
 
-def confusion_for(collection: Collection, key: str, k: int | None = None, seed: int = 0) -> pd.DataFrame:
+def confusion_for(collection: Collection, key: str, k: int | None = None, seed: int = 0,
+                  space: str = "embedding") -> pd.DataFrame:
     """The Hungarian-matched k-means confusion matrix of one tagger, for plotting."""
-    _, emb, y = labelled(collection, key)
-    return matched_confusion(y, cluster_labels(preprocessed(emb), checked_k(k or len(np.unique(y)), len(y)),
+    _, x, y = labelled(collection, key, space)
+    return matched_confusion(y, cluster_labels(preprocessed(x), checked_k(k or len(np.unique(y)), len(y)),
                                                "kmeans", seed))

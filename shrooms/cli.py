@@ -1,4 +1,5 @@
-"""The `shrooms` command: tag audio, precompute collections, report scores, place songs, get data.
+"""The `shrooms` command: tag audio, precompute collections, report scores, place songs, study new music
+against a collection, export results, get data.
 
 Every failure the user can cause prints one line (`shrooms: error: …`) and exits non-zero; set
 SHROOMS_DEBUG=1 to see tracebacks.
@@ -13,13 +14,18 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from .analysis import report
+import pandas as pd
+
+from .analysis import SPLITS, report
 from .audio import decode
+from .maps import SPACES
 from .collections import download_gtzan, load_collection
 from .precompute import precompute
 from .errors import AudioError, ShroomsError
+from .export import FORMATS, export_frame, write_frame
 from .place import place
-from .store import Store
+from .store import Store, atomic_write
+from .study import study
 from .taggers import TAGGERS, available_taggers, download_weights, get_spec
 
 
@@ -120,19 +126,48 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not keys:
         raise ShroomsError(f"{collection.name} has no precomputed embeddings: run `shrooms precompute "
                            f"--collection {collection.source}` first")
-    result = report(collection, keys, args.clusters, tuple(range(args.seeds)))
+    result = report(collection, keys, args.clusters, tuple(range(args.seeds)), args.space, args.split)
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         print()
         return 0
     print(f"{collection.name}: {result['labels']} labels, k = {result['k']}, chance = {result['chance']:.3f}, "
-          f"mean ± std over {args.seeds} seeds")
+          f"mean ± std over {args.seeds} seeds, {args.space} space")
     print(f"{'tagger':<22}" + "".join(f"{title:>16}" for _, title in REPORT_COLUMNS))
     for key, scores in result["models"].items():
         cells = [f"{scores[m]['mean']:.3f} ± {scores[m]['std']:.3f}" if isinstance(scores[m], dict)
                  else f"{scores[m]:.3f}" for m, _ in REPORT_COLUMNS]
         print(f"{TAGGERS[key].name:<22}" + "".join(f"{c:>16}" for c in cells))
+    print(f"kNN and probe: {next(iter(result['models'].values()))['evaluation']}")
+    print_profiles(result)
+    print_agreement(result["agreement"])
     return 0
+
+
+def print_profiles(result: dict) -> None:
+    """Per tagger: each label's most raised tags (with lift), and a caption per k-means cluster."""
+    for key, scores in result["models"].items():
+        profiles = scores["tag_profiles"]
+        print(f"\n{TAGGERS[key].name}: tags that distinguish each label (lift over the collection mean)")
+        for label, row in profiles["labels"].items():
+            tags = ", ".join(f"{t} ×{row['lift'][profiles['tags'].index(t)]:.1f}" for t in row["top"])
+            print(f"  {label:<20} {tags}")
+        for cluster in profiles["clusters"].values():
+            mix = ", ".join(f"{lab} {f:.0%}" for lab, f in list(cluster["labels"].items())[:3])
+            print(f"  {cluster['caption']}  ({cluster['n']} tracks: {mix})")
+
+
+def print_agreement(agreement: dict) -> None:
+    """Linear CKA and mean k-NN overlap of every pair of taggers, and where they disagree most."""
+    if not agreement["pairs"]:
+        return
+    print(f"\nModel agreement ({agreement['space']}; k-NN overlap = mean Jaccard of {agreement['k']} nearest "
+          f"neighbours)")
+    print(f"{'pair':<34}{'CKA':>8}{'k-NN overlap':>14}  tracks they disagree on most")
+    for pair in agreement["pairs"]:
+        names = f"{TAGGERS[pair['a']].name} / {TAGGERS[pair['b']].name}"
+        worst = ", ".join(d["id"] for d in pair["disagree"][:3])
+        print(f"{names:<34}{pair['cka']:>8.3f}{pair['knn_overlap']:>14.3f}  {worst}")
 
 
 def cmd_place(args: argparse.Namespace) -> int:
@@ -146,7 +181,9 @@ def cmd_place(args: argparse.Namespace) -> int:
     status = 1 if len(placed) < len(placements) else 0
     if args.json:
         out = {p.name: {key: {"xy": m.xy.round(4).tolist(), "xyz": m.xyz.round(4).tolist(),
-                              "top_tags": dict(m.top_tags(5)), "neighbours": [vars(n) for n in m.neighbours]}
+                              "top_tags": dict(m.top_tags(5)), "novelty": round(m.novelty, 2),
+                              "neighbour_labels": {lab: round(f, 4) for lab, f in m.neighbour_labels.items()},
+                              "neighbours": [vars(n) for n in m.neighbours]}
                         for key, m in p.models.items()} | {k: {"unavailable": w} for k, w in p.unavailable.items()}
                for p in placed}
         if status:
@@ -160,10 +197,62 @@ def cmd_place(args: argparse.Namespace) -> int:
         print(p.name)
         for key, m in p.models.items():
             near = ", ".join(f"{n.id} ({n.label + ', ' if n.label else ''}{n.distance:.3f})" for n in m.neighbours)
-            print(f"  {TAGGERS[key].name:<22} at ({m.xy[0]:.1f}, {m.xy[1]:.1f}); nearest: {near}")
+            mix = ", ".join(f"{lab} {f:.0%}" for lab, f in m.neighbour_labels.items())
+            print(f"  {TAGGERS[key].name:<22} at ({m.xy[0]:.1f}, {m.xy[1]:.1f}); novelty {m.novelty:.0f} (further from "
+                  f"the collection than {m.novelty:.0f}% of its tracks); neighbours: {mix}; nearest: {near}")
         for key in p.unavailable:
             print(f"  {TAGGERS[key].name:<22} unavailable")
     return status
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    """Place the OOD folder's groups on the collection: novelty, own neighbours, neighbour labels, maps."""
+    collection = load_collection(args.collection)
+    taggers, missing = available_taggers(model_keys(args.models))
+    if not taggers:
+        raise ShroomsError("no tagger can tag the OOD files: " + "; ".join(missing.values()))
+    result = study(collection, args.ood, list(taggers), args.seed, args.space, args.neighbours, args.out)
+    if args.out is not None:
+        atomic_write(args.out / "study.json", (json.dumps(result, indent=2) + "\n").encode())
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+        return 0
+    print(f"{Path(args.ood).name} placed on {collection.name} ({args.space} space, t-SNE seed {args.seed}); novelty: "
+          f"percentile of the nearest-track distance among the collection's own (median), own: fraction whose "
+          f"nearest neighbour is in the group")
+    print(f"{'tagger':<22}{'group':<18}{'n':>4}{'novelty':>9}{'own':>7}{'silh.':>8}  nearest {args.neighbours} "
+          f"collection tracks' labels")
+    for key, model in result["models"].items():
+        print(f"{TAGGERS[key].name:<22}{'(collection)':<18}{'':>4}{model['collection_novelty_median']:>9.0f}")
+        for group, g in model["groups"].items():
+            mix = ", ".join(f"{lab} {f:.0%}" for lab, f in g["neighbour_labels"].items())
+            print(f"{'':<22}{group:<18}{g['n']:>4}{g['novelty_median']:>9.0f}{g['own_neighbour_fraction']:>7.2f}"
+                  f"{g['silhouette']:>8.2f}  {mix}")
+    for path in result["unreadable"]:
+        print(f"skipped unreadable {path}")
+    if args.out is not None:
+        print(f"wrote {args.out / 'study.json'} and maps as self-contained HTML: "
+              + ", ".join(Path(p).name for p in result["figures"].values()))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """One row per track and tagger: id, label, map x/y, cluster, top tags."""
+    collection = load_collection(args.collection)
+    fmt = args.format or (args.out.suffix.lstrip(".").lower() if args.out and args.out.suffix.lstrip(".").lower()
+                          in FORMATS else "csv")
+    if fmt == "parquet" and args.out is None:
+        raise ShroomsError("parquet is binary: give --out FILE")
+    frame = pd.concat([export_frame(collection, key, args.space, clusters=args.clusters, seed=args.seed)
+                       for key in model_keys(args.models)], ignore_index=True)
+    data = write_frame(frame, fmt)
+    if args.out is None:
+        sys.stdout.write(data.decode())
+    else:
+        atomic_write(args.out, data)
+        print(f"wrote {len(frame)} rows to {args.out}")
+    return 0
 
 
 def cmd_data_gtzan(args: argparse.Namespace) -> int:
@@ -199,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
     rep.add_argument("--clusters", type=positive_int, default=None, help="k (default: the number of labels)")
     rep.add_argument("--seeds", type=positive_int, default=5, help="seeds to average over (default 5)")
+    rep.add_argument("--space", choices=SPACES, default="embedding",
+                     help="score the embeddings (default) or the taggram (50 tag probabilities)")
+    rep.add_argument("--split", choices=SPLITS, default="cv", help="cv (default): leave-one-out k-NN and "
+                     "cross-validated probe; filtered: GTZAN's artist-disjoint fault-filtered split")
     rep.add_argument("--json", action="store_true")
     rep.set_defaults(run=cmd_report)
 
@@ -209,6 +302,28 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--neighbours", type=positive_int, default=5, help="nearest tracks to list (default 5)")
     pl.add_argument("--json", action="store_true")
     pl.set_defaults(run=cmd_place)
+
+    st = sub.add_parser("study", help="place folders of new music (one group per sub-folder) on a collection")
+    st.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
+    st.add_argument("--ood", required=True, metavar="FOLDER", help="folder whose sub-folders are the groups")
+    st.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
+    st.add_argument("--space", choices=SPACES, default="embedding")
+    st.add_argument("--seed", type=int, default=0, help="t-SNE seed of the map (default 0)")
+    st.add_argument("--neighbours", type=positive_int, default=10, help="collection tracks per new track for the "
+                    "label mix (default 10)")
+    st.add_argument("--out", type=Path, default=None, metavar="DIR", help="write study.json and a map per tagger")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(run=cmd_study)
+
+    ex = sub.add_parser("export", help="one row per track: id, label, map x/y, cluster, top tags")
+    ex.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
+    ex.add_argument("--models", default="fcn", help="tagger keys, comma-separated, or all (default fcn)")
+    ex.add_argument("--space", choices=SPACES, default="embedding")
+    ex.add_argument("--format", choices=FORMATS, default=None, help="csv (default, or from --out's suffix), json, parquet")
+    ex.add_argument("--clusters", type=positive_int, default=None, help="k-means k (default: the number of labels)")
+    ex.add_argument("--seed", type=int, default=0)
+    ex.add_argument("--out", type=Path, default=None, metavar="FILE", help="default: standard output")
+    ex.set_defaults(run=cmd_export)
 
     data = sub.add_parser("data", help="download weights and datasets")
     data_sub = data.add_subparsers(dest="what", required=True)

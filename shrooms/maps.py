@@ -283,11 +283,11 @@ def results_digest(results: StoredResults, space: str) -> str:
     """Identifies the exact rows a map was fitted on."""
     h = hashlib.sha256(MAP_VERSION.encode())
     h.update("\n".join(results.tracks["id"]).encode())
-    h.update(np.ascontiguousarray(space_rows(results, space)).tobytes())
+    h.update(np.ascontiguousarray(features(results, space)).tobytes())
     return h.hexdigest()[:16]
 
 
-def space_rows(results: StoredResults, space: str) -> np.ndarray:
+def features(results: StoredResults, space: str) -> np.ndarray:
     """The rows a map of `space` is fitted on: embeddings (n, D) or tag probabilities (n, 50)."""
     if space not in SPACES:
         raise ShroomsError(f"unknown map space {space!r}: choose embedding or taggram")
@@ -313,7 +313,7 @@ def get_map(collection: Collection, key: str, method: str = "tsne", dims: int = 
                 return pickle.load(f)
         except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             pass  # from an incompatible version: refit, and overwrite below
-    fitted = TagMap(method, dims, seed).fit(space_rows(results, space))
+    fitted = TagMap(method, dims, seed).fit(features(results, space))
     fitted.ids_ = list(results.tracks["id"])
     try:
         atomic_write(path, pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL))

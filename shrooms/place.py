@@ -1,6 +1,8 @@
 """Placing new songs on an existing collection's maps: for every available tagger, the song's tags,
 embedding, 2-D and 3-D t-SNE coordinates (openTSNE `transform`, no refit) and its nearest collection
-tracks by cosine distance. Placing several songs at once gives the same result as one at a time."""
+tracks by cosine distance, the label mix of those neighbours and the song's novelty (how far it lies from
+the collection, as a percentile of the collection's own nearest-neighbour distances; `neighbours.py`).
+Placing several songs at once gives the same result as one at a time."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from .audio import decode
 from .collections import Collection
 from .errors import AudioError, ShroomsError
 from .maps import get_map
+from .neighbours import label_mix, novelty_percentile
 from .store import Store
 from .taggers import TAGGERS, Tagger, available_taggers
 
@@ -35,6 +38,8 @@ class ModelPlacement:
     xy: np.ndarray           # (2,) on the 2-D t-SNE map
     xyz: np.ndarray          # (3,) on the 3-D t-SNE map
     neighbours: list[Neighbour]
+    novelty: float = float("nan")    # 0-100: further from the collection than this % of its own tracks
+    neighbour_labels: dict[str, float] = field(default_factory=dict)  # label → fraction of the neighbours
 
     def top_tags(self, n: int = 5) -> list[tuple[str, float]]:
         order = np.argsort(-self.tags)[:n]
@@ -71,7 +76,10 @@ def place_on(collection: Collection, tagger: Tagger, samples: list[np.ndarray], 
     xy = get_map(collection, key, "tsne", 2).transform(emb)
     xyz = get_map(collection, key, "tsne", 3).transform(emb)
     near = nearest(collection, key, emb, k)
-    return [ModelPlacement(key, o.tags, o.embedding, xy[i], xyz[i], near[i]) for i, o in enumerate(outs)]
+    novelty = novelty_percentile(Store(collection).load(key).embeddings, emb)
+    return [ModelPlacement(key, o.tags, o.embedding, xy[i], xyz[i], near[i], float(novelty[i]),
+                           label_mix(np.array([n.label for n in near[i]], dtype=object)))
+            for i, o in enumerate(outs)]
 
 
 def place(sources: list[str | Path | bytes | BinaryIO], collection: Collection, keys: list[str] | None = None,

@@ -67,3 +67,20 @@ def debian_collection(clips_per_label: int = 12, seconds: float = 30.0) -> tuple
                 sf.write(dest, x, sr)
         (root / ".complete").touch()
     return root, held
+
+
+def debian_ood(package: str = "wesnoth-1.16-music", group: str = "orchestral", clips: int = 12,
+               seconds: float = 30.0) -> Path:
+    """A folder for `shrooms study --ood`: one sub-folder (`group`) of `clips` 30-s clips of a package
+    that is not in `debian_collection`, a style the collection's maps were fitted without."""
+    version = deb(package).stem.split("_")[1].replace("%3a", "-")
+    root = CACHE / "collections" / f"ood-{package}-{clips}x{int(seconds)}-{version}"
+    if not (root / ".complete").exists():
+        for src, offset in cut_clips(sources(package), clips, seconds):
+            info = sf.info(src)
+            x, sr = sf.read(src, start=int(offset * info.samplerate), frames=int(seconds * info.samplerate))
+            dest = root / group / f"{src.stem}_{int(offset):04d}.flac"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(dest, x, sr)
+        (root / ".complete").touch()
+    return root

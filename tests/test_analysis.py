@@ -1,13 +1,23 @@
-"""Scores with exact expectations on constructed data, and reproducible maps."""
+"""Scores, agreement, novelty, tag profiles and playlists with exact expectations on constructed data; the
+shipped GTZAN split; reproducible maps."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
 
-from shrooms.analysis import (CLUSTERERS, cluster_labels, cluster_scores, hungarian_accuracy, knn_accuracy,
-                              matched_confusion, probe_accuracy)
+from shrooms.agreement import linear_cka
+from shrooms.analysis import (CLUSTERERS, cluster_labels, cluster_scores, distinguishing_tags, gtzan_filtered_split,
+                              hungarian_accuracy, knn_accuracy, matched_confusion, probe_accuracy,
+                              split_knn_accuracy, split_probe_accuracy, tag_profiles)
+from shrooms.collections import GTZAN_GENRES
+from shrooms.errors import ShroomsError
+from shrooms.export import m3u8
 from shrooms.maps import TagMap
+from shrooms.neighbours import (knn_overlap, label_mix, loo_nearest_distances, novelty_percentile,
+                                own_neighbour_fraction, self_novelty)
 
 
 def blobs(k: int = 4, n: int = 25, dim: int = 16, spread: float = 0.3, seed: int = 0):
@@ -73,3 +83,92 @@ def test_maps_are_reproducible_and_transform_is_batch_independent(method, dims) 
     # a point placed next to a collection track lands nearer to it than to the other blobs
     d = np.linalg.norm(a.embedding_ - together[0], axis=1)
     assert np.argsort(d)[:5].max() < 30
+
+
+# --- spaces' agreement, neighbourhoods, tag profiles, the GTZAN split -------------------------------------
+
+def test_linear_cka_is_one_for_itself_invariant_to_rotation_and_scale_and_matches_a_hand_computed_case() -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 6)), rng.normal(size=(40, 9))
+    rotation, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    assert linear_cka(x, x) == pytest.approx(1.0)
+    assert linear_cka(x, 3.5 * x @ rotation) == pytest.approx(1.0)
+    assert linear_cka(x @ rotation * 0.2, y) == pytest.approx(linear_cka(x, y))
+    assert linear_cka(x, y * 7) == pytest.approx(linear_cka(x, y))
+    # centred x = (-1, 0, 1), y = (0, -1, 1): ‖yᵀx‖² = 1, ‖xᵀx‖ = ‖yᵀy‖ = 2 → 1/4 (the squared correlation)
+    assert linear_cka(np.array([[1.0], [2], [3]]), np.array([[1.0], [0], [2]])) == pytest.approx(0.25)
+    assert linear_cka(x, y) < 0.5
+    with pytest.raises(ShroomsError, match="same examples"):
+        linear_cka(x, y[:10])
+
+
+def test_knn_overlap_of_identical_and_of_constructed_spaces() -> None:
+    x, _ = blobs(k=3, n=10)
+    assert np.array_equal(knn_overlap(x, x, k=5), np.ones(30))
+    rotation, _ = np.linalg.qr(np.random.default_rng(2).normal(size=(16, 16)))
+    assert np.array_equal(knn_overlap(x, 2 * x @ rotation, k=5), np.ones(30))  # cosine: rotation-invariant
+    # four tracks as unit vectors at 0°, 10°, 90°, 100° (nearest: 1, 0, 3, 2) and at 0°, 80°, 90°, 170°
+    # (nearest: 1, 2, 1, 2): with k = 1 the two spaces agree on tracks 0 and 3 only
+    angles = np.radians([[0, 10, 90, 100], [0, 80, 90, 170]])
+    a, b = (np.stack([np.cos(t), np.sin(t)], axis=1) for t in angles)
+    assert knn_overlap(a, b, k=1).tolist() == [1.0, 0.0, 0.0, 1.0]
+
+
+def test_novelty_percentile_on_a_constructed_case() -> None:
+    # unit vectors at 0°, 10°, 30°, 60°, 100°: leave-one-out nearest gaps 10°, 10°, 20°, 30°, 40°
+    unit = lambda degrees: np.stack([np.cos(np.radians(degrees)), np.sin(np.radians(degrees))], axis=1)
+    reference = unit(np.array([0, 10, 30, 60, 100]))
+    # 150° is 50° from the nearest (further than all 5), 45° is 15° away (further than 2 of 5), 0° is on a track
+    assert novelty_percentile(reference, unit(np.array([150, 45, 0]))).tolist() == [100.0, 40.0, 0.0]
+    assert np.allclose(loo_nearest_distances(reference), 1 - np.cos(np.radians([10, 10, 20, 30, 40])))
+    assert self_novelty(reference).tolist() == [0.0, 0.0, 40.0, 60.0, 80.0]
+
+
+def test_label_mix_and_own_neighbour_fraction() -> None:
+    assert label_mix(np.array(["hiphop", "reggae", "hiphop", None, "hiphop"], dtype=object)) == \
+        {"hiphop": 0.6, "(unlabelled)": 0.2, "reggae": 0.2}
+    x, _ = blobs(k=2, n=10)
+    assert own_neighbour_fraction(x[:10], x[10:]) == 1.0    # a separate blob: each other's neighbours
+    assert own_neighbour_fraction(x[:10], x[[0, 1]] + 1e-3) == 0.0  # copies of collection tracks: theirs
+
+
+def test_tag_profiles_on_a_constructed_case() -> None:
+    tags = np.array([[0.9, 0.1, 0.2], [0.7, 0.1, 0.2], [0.1, 0.5, 0.2], [0.1, 0.3, 0.2]])
+    profile = tag_profiles(tags, np.array(["metal", "metal", "jazz", "jazz"]))
+    assert profile.groups.tolist() == ["jazz", "metal"] and profile.sizes.tolist() == [2, 2]
+    assert np.allclose(profile.overall, [0.45, 0.25, 0.2])
+    assert np.allclose(profile.inside, [[0.1, 0.4, 0.2], [0.8, 0.1, 0.2]])
+    assert np.allclose(profile.lift, [[0.1 / 0.45, 1.6, 1.0], [0.8 / 0.45, 0.4, 1.0]])
+    assert np.allclose(profile.difference, [[-0.35, 0.15, 0.0], [0.35, -0.15, 0.0]])
+    names = ["electricguitar", "piano", "drums"]
+    assert distinguishing_tags(profile, 1, names) == ["electricguitar"]   # only tags that are raised
+    assert distinguishing_tags(profile, 0, names) == ["piano"]
+    with pytest.raises(ShroomsError, match="probabilities"):
+        tag_profiles(tags * 3, np.array(["a", "a", "b", "b"]))
+
+
+def test_split_knn_and_probe_accuracy() -> None:
+    x, y = blobs(k=3, n=12)
+    train = np.arange(len(x)) % 3 != 0
+    assert split_knn_accuracy(x[train], y[train], x[~train], y[~train]) == 1.0
+    assert split_probe_accuracy(x[train], y[train], x[~train], y[~train]) == 1.0
+    assert split_knn_accuracy(x[train], y[train], x[~train], y[~train][::-1]) < 0.5
+
+
+def test_gtzan_filtered_split_is_well_formed_and_disjoint() -> None:
+    split = gtzan_filtered_split()
+    assert len(split) == 930 and all(re.fullmatch(r"[a-z]+\.000\d\d", i) for i in split)
+    parts = {part: {i for i, p in split.items() if p == part} for part in ("train", "valid", "test")}
+    assert {p: len(ids) for p, ids in parts.items()} == {"train": 443, "valid": 197, "test": 290}
+    assert sum(len(ids) for ids in parts.values()) == len(set().union(*parts.values())) == 930  # disjoint
+    assert {i.split(".")[0] for i in split} == set(GTZAN_GENRES)
+    assert all({i.split(".")[0] for i in ids} == set(GTZAN_GENRES) for ids in parts.values())
+    assert split["blues.00012"] == "test" and split["blues.00000"] == "valid" and split["blues.00029"] == "train"
+    assert "jazz.00054" in split and "reggae.00086" not in split  # a kept clip, and one of the 70 filtered out
+
+
+def test_m3u8_playlist_text() -> None:
+    text = m3u8(["/music/a song.flac", "rel/b.mp3"], durations=[29.6, None])
+    assert text == "#EXTM3U\n#EXTINF:30,a song\n/music/a song.flac\n#EXTINF:-1,b\nrel/b.mp3\n"
+    assert m3u8(["x.wav"], titles=["Title, with comma"], durations=[3.0]) == "#EXTM3U\n#EXTINF:3,Title, with comma\nx.wav\n"
+    assert m3u8([]) == "#EXTM3U\n"

@@ -1,0 +1,1 @@
+"""Package data: GTZAN's fault-filtered, artist-disjoint split (see README.md here)."""

@@ -1,0 +1,67 @@
+"""Getting results out: one row per track (id, label, map position, cluster, top tags) as CSV, JSON or
+Parquet, and M3U8 playlists of a selection of tracks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .analysis import checked_k, cluster_labels, preprocessed, short_tags
+from .collections import Collection
+from .errors import ShroomsError
+from .maps import features, get_map
+from .store import Store
+
+FORMATS = ("csv", "json", "parquet")
+
+
+def export_frame(collection: Collection, key: str, space: str = "embedding", method: str = "tsne",
+                 clusters: int | None = None, seed: int = 0, top: int = 3) -> pd.DataFrame:
+    """One row per stored track of one tagger: id, label, path, x, y (the 2-D `method` map of `space`),
+    its k-means cluster (of the preprocessed rows; k = `clusters`, default the number of labels, at least
+    2) and its `top` tags, most probable first, joined by ";"."""
+    results = Store(collection).load(key)
+    if len(results.tracks) < 4:
+        raise ShroomsError(f"{collection.name} needs at least 4 precomputed {key} tracks: run "
+                           f"`shrooms precompute --collection {collection.source} --models {key}` first")
+    x = features(results, space)
+    fitted = get_map(collection, key, method, 2, seed=seed, space=space)
+    where = {i: n for n, i in enumerate(fitted.ids_)}
+    xy = fitted.embedding_[[where[i] for i in results.tracks["id"]]]
+    k = checked_k(clusters or max(2, results.tracks["label"].nunique()), len(x))
+    names = short_tags(key)
+    frame = results.tracks[["id", "label", "path"]].copy()
+    frame["x"], frame["y"] = xy[:, 0], xy[:, 1]
+    frame["cluster"] = cluster_labels(preprocessed(x), k, "kmeans", seed)
+    frame["top_tags"] = [";".join(names[j] for j in row) for row in np.argsort(-results.tags, axis=1)[:, :top]]
+    frame.insert(0, "model", key)
+    return frame
+
+
+def write_frame(frame: pd.DataFrame, fmt: str) -> bytes:
+    """The frame as CSV (with header), JSON (a list of records) or Parquet bytes."""
+    if fmt == "csv":
+        return frame.to_csv(index=False).encode()
+    if fmt == "json":
+        return (frame.to_json(orient="records", indent=1) + "\n").encode()
+    if fmt == "parquet":
+        return frame.to_parquet(index=False)
+    raise ShroomsError(f"unknown format {fmt!r}: choose {', '.join(FORMATS)}")
+
+
+def m3u8(paths: list[str | Path], titles: list[str] | None = None,
+         durations: list[float | None] | None = None) -> str:
+    """An extended M3U playlist (UTF-8) of `paths`, in order: `#EXTM3U`, then per track an
+    `#EXTINF:<whole seconds, -1 if unknown>,<title (default: the file name without extension)>` line and
+    its path."""
+    titles = titles or [Path(p).stem for p in paths]
+    durations = durations or [None] * len(paths)
+    if not len(paths) == len(titles) == len(durations):
+        raise ShroomsError("a playlist needs as many titles and durations as paths")
+    lines = ["#EXTM3U"]
+    for path, title, seconds in zip(paths, titles, durations):
+        length = -1 if seconds is None or seconds != seconds else int(round(seconds))
+        lines += [f"#EXTINF:{length},{title}", str(path)]
+    return "\n".join(lines) + "\n"

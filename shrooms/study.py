@@ -1,0 +1,149 @@
+"""Out-of-distribution study: how do the taggers place music the collection does not contain?
+
+A folder of new music, one sub-folder per group, is tagged like a collection of its own (cached under its
+own key, never in the studied collection's rows) and placed on the collection: per tagger and group, the
+label mix of the group's nearest collection tracks, its median novelty percentile (`neighbours.py`), the
+fraction of its tracks whose nearest neighbour is one of its own, and its silhouette against the
+collection's labels; plus a map: the collection's t-SNE map with the new tracks placed by the map's
+transform (no refit). Same inputs and seed → identical numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from sklearn.metrics import silhouette_samples
+
+from .collections import Collection, folder_collection
+from .errors import ShroomsError
+from .maps import features, get_map
+from .neighbours import (METRIC, check_rows, label_mix, neighbour_indices, novelty_percentile,
+                         own_neighbour_fraction, self_novelty)
+from .precompute import precompute
+from .store import Store, atomic_write
+from .taggers import TAGGERS
+
+COLLECTION_GROUP = "(collection)"
+
+
+def group_scores(reference: np.ndarray, reference_labels: np.ndarray, others: np.ndarray, group: np.ndarray,
+                 k: int = 10) -> dict:
+    """How one group of new tracks sits against a collection.
+
+    Parameters
+    ----------
+    reference : np.ndarray, shape (n, d)
+        The collection's rows.
+    reference_labels : np.ndarray, shape (n,)
+        The collection's labels (None for unlabelled tracks).
+    others : np.ndarray, shape (m, d)
+        The other new groups' rows (m may be 0): they count as neighbours, not as the group's own.
+    group : np.ndarray, shape (g, d), g ≥ 2
+    k : int
+        Nearest collection tracks per new track for the label mix.
+
+    Returns
+    -------
+    dict
+        n, novelty_median (0-100), novelty (g,), own_neighbour_fraction (0-1), silhouette (-1 to 1, cosine,
+        the group as one more label among the collection's) and neighbour_labels {label: fraction}.
+    """
+    reference, group = check_rows(reference, "reference", 2), check_rows(group, "group", 2)
+    novelty = novelty_percentile(reference, group)
+    near = neighbour_indices(reference, group, k)
+    names = np.array(["(unlabelled)" if v is None else str(v) for v in reference_labels], dtype=object)
+    together = np.concatenate([reference, group])
+    labels = np.concatenate([names, np.full(len(group), "(new group)", dtype=object)]).astype(str)
+    silhouette = silhouette_samples(together, labels, metric=METRIC)[len(reference):].mean()
+    return {"n": len(group), "novelty_median": round(float(np.median(novelty)), 4),
+            "novelty": [round(float(v), 4) for v in novelty],
+            "own_neighbour_fraction": round(own_neighbour_fraction(np.concatenate([reference, others]), group), 4),
+            "silhouette": round(float(silhouette), 4),
+            "neighbour_labels": {lab: round(f, 4) for lab, f in label_mix(names[near.ravel()]).items()}}
+
+
+def ood_collection(folder: str | Path) -> Collection:
+    """The OOD folder as a collection whose labels are its sub-folders (files directly inside are ignored)."""
+    ood = folder_collection(folder)
+    ood.tracks = [t for t in ood.tracks if t.label is not None]
+    if not ood.tracks:
+        raise ShroomsError(f"{folder}: --ood needs sub-folders of audio files, one per group")
+    return ood
+
+
+def study(collection: Collection, folder: str | Path, keys: list[str], seed: int = 0, space: str = "embedding",
+          k: int = 10, out: Path | None = None) -> dict:
+    """Place the groups of `folder` on `collection` for every tagger in `keys` with stored collection
+    rows; with `out`, also place every new track on the t-SNE maps and write one map per tagger
+    (`map-<key>.html`, self-contained: plotly's static image export needs kaleido and a browser)."""
+    ood = ood_collection(folder)
+    keys = [key for key in keys if len(Store(collection).load(key).tracks) >= 4]
+    if not keys:
+        raise ShroomsError(f"{collection.name} needs at least 4 precomputed tracks: run `shrooms precompute "
+                           f"--collection {collection.source}` first")
+    summary = precompute(ood, keys, show_bar=False)
+    result = {"collection": collection.key, "ood": str(Path(folder).resolve()), "seed": seed, "space": space,
+              "k": k, "unreadable": [f["path"] for f in summary.failed], "models": {}}
+    for key in keys:
+        result["models"][key] = model_study(collection, ood, key, seed, space, k, with_map=out is not None)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        result["figures"] = {}
+        for key in keys:
+            path = out / f"map-{key}.html"
+            atomic_write(path, study_figure(collection, ood, key, result["models"][key], seed, space)
+                         .to_html(include_plotlyjs=True, full_html=True).encode())
+            result["figures"][key] = str(path)
+    return result
+
+
+def model_study(collection: Collection, ood: Collection, key: str, seed: int, space: str, k: int,
+                with_map: bool = True) -> dict:
+    """One tagger: the collection's own novelty baseline, every group's scores and, `with_map`, every new
+    track's place on the 2-D t-SNE map (openTSNE transform, each track on its own: the slow part)."""
+    base, new = Store(collection).load(key), Store(ood).load(key)
+    if len(new.tracks) == 0:
+        raise ShroomsError(f"{ood.name}: none of the OOD files could be read")
+    x, y = features(base, space), features(new, space)
+    groups = new.tracks["label"].to_numpy(dtype=str)
+    out = {"collection_novelty_median": round(float(np.median(self_novelty(x))), 4), "groups": {}}
+    for group in sorted(set(groups)):
+        inside = groups == group
+        if inside.sum() < 2:
+            continue
+        out["groups"][group] = group_scores(x, base.tracks["label"].to_numpy(dtype=object), y[~inside], y[inside], k)
+    if with_map:
+        xy = get_map(collection, key, "tsne", 2, seed=seed, space=space).transform(y)
+        out["tracks"] = [{"id": i, "group": g, "xy": [round(float(v), 3) for v in p]}
+                         for i, g, p in zip(new.tracks["id"], groups, xy)]
+    return out
+
+
+def study_figure(collection: Collection, ood: Collection, key: str, scores: dict, seed: int = 0,
+                 space: str = "embedding") -> go.Figure:
+    """The collection's t-SNE map, coloured by label, with the OOD tracks as stars, one colour per group."""
+    tsne = get_map(collection, key, "tsne", 2, seed=seed, space=space)
+    tracks = Store(collection).load(key).tracks
+    where = {i: n for n, i in enumerate(tsne.ids_)}
+    coords = tsne.embedding_[[where[i] for i in tracks["id"]]]
+    labels = tracks["label"].fillna("(unlabelled)").to_numpy(dtype=str)
+    fig = go.Figure()
+    palette = qualitative.Pastel + qualitative.Set3
+    for n, label in enumerate(sorted(set(labels))):
+        at = labels == label
+        fig.add_scatter(x=coords[at, 0], y=coords[at, 1], mode="markers", name=label, text=tracks["id"][at],
+                        marker={"size": 7, "color": palette[n % len(palette)]})
+    for n, group in enumerate(sorted({t["group"] for t in scores["tracks"]})):
+        rows = [t for t in scores["tracks"] if t["group"] == group]
+        median = scores["groups"].get(group, {}).get("novelty_median")
+        fig.add_scatter(x=[t["xy"][0] for t in rows], y=[t["xy"][1] for t in rows], mode="markers",
+                        name=f"new: {group}" + (f" (novelty {median:.0f})" if median is not None else ""),
+                        text=[t["id"] for t in rows],
+                        marker={"size": 13, "symbol": "star", "color": qualitative.Dark24[n % 24],
+                                "line": {"width": 1, "color": "black"}})
+    fig.update_layout(title=f"{TAGGERS[key].name}: {ood.name} placed on {collection.name} ({space}, t-SNE seed {seed})",
+                      template="plotly_white", width=900, height=700)
+    return fig
