@@ -44,6 +44,7 @@ class TaggerSpec:
     build: Callable[[], nn.Module]
     sha256: str | None = None  # of the released checkpoint, where known
     channels_last: bool = False  # 2-D CNNs run ~1.8x faster on the CPU in channels-last memory format
+    cpu_batch: int = 1  # chunks per forward pass on the CPU, where larger batches measurably pay
     tags: tuple[str, ...] = JAMENDO_TAGS
 
     @property
