@@ -5,16 +5,20 @@ tests/test_conformance.py, tests/test_precision.py and the benchmarks."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
 
-from shrooms.taggers import TAGGERS, Tagger, load_tagger
-from shrooms.taggers.weights import build_model
+from shrooms.taggers import TAGGERS, Tagger, find_weights, load_tagger
+from shrooms.taggers.weights import build_model, load_model
 
-from .conftest import CONFORMANCE
+from .conftest import CONFORMANCE, SHARED
+
+# The released weights come with the fixtures (as tests/conftest.py sets for pytest; here for benchmarks).
+os.environ.setdefault("SHROOMS_WEIGHTS_DIR", str(SHARED / "weights"))
 
 
 def manifest(root: Path = CONFORMANCE) -> dict:
@@ -52,13 +56,18 @@ def synthetic_state_dict(entries: list[dict], root: Path = CONFORMANCE) -> dict[
     return state
 
 
-def conformance_tagger(key: str, info: dict, device: str = "cpu", precision: str = "float32") -> Tagger:
-    """Tagger `key` on `device`: released weights where the manifest says so, else its synthetic ones."""
-    if info["real_weights"]:
-        return load_tagger(key, device, precision=precision)
+def conformance_tagger(key: str, info: dict, device: str = "cpu", precision: str = "float32",
+                       batch_size: int | None = None) -> Tagger:
+    """Tagger `key` on `device`: released weights where the manifest says so, else its synthetic ones;
+    a fresh one when `batch_size` overrides the tagger's own."""
     spec = TAGGERS[key]
-    model = build_model(spec, synthetic_state_dict(info["synthetic_state_dict"]), "synthetic")
-    return Tagger(spec, model, torch.device(device), precision=precision)
+    if info["real_weights"] and batch_size is None:
+        return load_tagger(key, device, precision=precision)
+    if info["real_weights"]:
+        model, digest = load_model(spec, find_weights(spec))
+    else:
+        model, digest = build_model(spec, synthetic_state_dict(info["synthetic_state_dict"]), "synthetic"), "synthetic"
+    return Tagger(spec, model, torch.device(device), digest, precision, batch_size)
 
 
 def clips(reference: dict, root: Path = CONFORMANCE) -> dict[str, np.ndarray]:
