@@ -93,7 +93,7 @@ def cmd_data_weights(args: argparse.Namespace) -> int:
 def cmd_precompute(args: argparse.Namespace) -> int:
     """Tags and embeddings of every track, for every selected tagger, into the cache."""
     collection = load_collection(args.collection)
-    summary = precompute(collection, model_keys(args.models))
+    summary = precompute(collection, model_keys(args.models), repair=args.repair)
     print("\n".join(summary.lines()))
     return 0
 
@@ -171,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
     pre.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="float32 (default, the reference) or bf16 (faster where the CPU or GPU computes bfloat16)")
+    pre.add_argument("--repair", action="store_true",
+                     help="set a damaged cache database aside and rebuild it from what is readable")
     pre.set_defaults(run=cmd_precompute)
 
     rep = sub.add_parser("report", help="cluster and score each tagger's embeddings against the labels")

@@ -109,5 +109,8 @@ def get_map(collection: Collection, key: str, method: str = "tsne", dims: int = 
         except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             path.unlink()  # from an incompatible version: refit
     fitted = fit_map(results.embeddings, list(results.tracks["id"]), method, dims, seed)
-    atomic_write(path, pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL))
+    try:
+        atomic_write(path, pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError:  # a read-only cache: the map lives in memory only
+        pass
     return fitted

@@ -1,14 +1,19 @@
 """Precompute: every selected tagger's tags and embeddings for every track of a collection, into the store.
 
-Each track is decoded and resampled once (in a background thread, overlapping inference) and fed to every
-tagger that lacks a valid record for it. Records are written per track, atomically, as soon as a group of
-tracks is done: kill the run at any moment and the next one resumes where it stopped. Unreadable tracks
-are skipped and listed with their reason; taggers without weights are skipped with a note.
+Each track is claimed in the store, stat'ed, decoded and resampled once, and stat'ed again (in a
+background thread, overlapping inference), then fed to every tagger that lacks a valid row for it; each
+track's rows are committed in one transaction. Kill the run at any moment and the next one resumes where
+it stopped; a file that changed while it was decoded is not stored (the next run recomputes it). Two runs
+of one collection share the work: a track claimed by a live process is left to it and waited for.
+Unreadable tracks are skipped and listed with their reason; taggers without weights are skipped with a note.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -19,13 +24,26 @@ from tqdm import tqdm
 from .audio import chunk, load_audio
 from .collections import Collection, Track
 from .errors import AudioError
-from .store import Store
-from .taggers import Tagger, available_taggers, pool
+from .store import Store, StoreReadOnly, file_state
+from .taggers import Tagger, TrackOutput, available_taggers, pool
 
 GROUP = 8      # tracks whose chunks share forward passes; at most this much work is lost on a kill
 PREFETCH = 4   # decoded tracks waiting ahead of inference: bounds memory for any collection size
+WAIT = 0.25    # seconds between looks at tracks another process is computing
 
 Progress = Callable[[int, int, float], None]  # (tracks done, tracks to do, seconds elapsed)
+
+_faults: Counter = Counter()
+
+
+def fault_point(name: str) -> None:
+    """Tests' fault injection: SHROOMS_TEST_KILL_AT=<name>:<n> SIGKILLs this process the n-th time it
+    passes point `name` (claimed, decoding, computed, committed)."""
+    at = os.environ.get("SHROOMS_TEST_KILL_AT", "")
+    if at.rpartition(":")[0] == name:
+        _faults[name] += 1
+        if _faults[name] == int(at.rpartition(":")[2]):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -37,6 +55,8 @@ class Summary:
     cached: int = 0
     failed: list[dict] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)
+    repaired: tuple | None = None  # (where the damaged database went, rows kept)
     seconds: float = 0.0
     audio_seconds: float = 0.0
 
@@ -44,78 +64,140 @@ class Summary:
         out = [f"{self.collection}: {self.computed} tracks computed, {self.cached} already cached, "
                f"{len(self.failed)} unreadable, in {self.seconds:.1f} s"
                + (f" ({self.audio_seconds / self.seconds:.0f} s of audio per second)" if self.computed else "")]
+        if self.repaired:
+            out.append(f"  the damaged database was set aside as {self.repaired[0]}; "
+                       f"{self.repaired[1]} readable rows kept")
         out += [f"  skipped {f['id']}: {f['reason']}" for f in self.failed]
+        out += [f"  not stored {i}: the file changed while it was read (run precompute again)" for i in self.changed]
         out += [f"  skipped tagger {key}: weights not available (`shrooms data weights {key}`)"
                 for key in self.unavailable]
         return out
 
 
-def decoded(tracks: list[Track]) -> Iterator[tuple[Track, np.ndarray | AudioError]]:
-    """Tracks with their 16-kHz samples (or the decoding error), decoded ahead in a worker thread."""
-    with ThreadPoolExecutor(max_workers=1) as decoder:
-        pending = [decoder.submit(load_audio, t.path) for t in tracks[:PREFETCH]]
-        for i, track in enumerate(tracks):
-            if i + PREFETCH < len(tracks):
-                pending.append(decoder.submit(load_audio, tracks[i + PREFETCH].path))
-            try:
-                yield track, pending[i].result()
-            except AudioError as exc:
-                yield track, exc
-            pending[i] = None  # free the samples
+@dataclass
+class Decoded:
+    """A claimed track after decoding: its samples (or the error), the file's state before decoding,
+    whether it changed during decoding, and the taggers it lacks."""
+
+    track: Track
+    status: str  # mine; done or failed (by another process meanwhile); busy (claimed by a live process)
+    samples: np.ndarray | None = None
+    error: AudioError | None = None
+    state: tuple[int, int] = (-1, -1)
+    changed: bool = False
+    keys: list[str] = field(default_factory=list)
 
 
-def run_group(group: list[tuple[Track, np.ndarray]], tagger: Tagger, store: Store, valid: set[str]) -> None:
-    """All chunks of a group of tracks through one tagger together, then one record per track; `valid`
-    (the ids already stored) grows as records are written."""
-    todo = [(t, x) for t, x in group if t.id not in valid]
+def claim_and_decode(store: Store, taggers: dict[str, Tagger], track: Track) -> Decoded:
+    """Claim `track`; if it is ours, decode it between two stats of its file."""
+    status, keys = store.claim(track, taggers)
+    if status != "mine":
+        return Decoded(track, status)
+    fault_point("claimed")
+    before = file_state(track.path)
+    fault_point("decoding")
+    try:
+        samples, error = load_audio(track.path), None
+    except AudioError as exc:
+        samples, error = None, exc
+    return Decoded(track, status, samples, error, before, file_state(track.path) != before, keys)
+
+
+def decoded(store: Store, taggers: dict[str, Tagger], tracks: list[Track]) -> Iterator[Decoded]:
+    """`claim_and_decode` of each track, run ahead in a worker thread (at most PREFETCH waiting)."""
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        pending = [worker.submit(claim_and_decode, store, taggers, t) for t in tracks[:PREFETCH]]
+        try:
+            for i in range(len(tracks)):
+                if i + PREFETCH < len(tracks):
+                    pending.append(worker.submit(claim_and_decode, store, taggers, tracks[i + PREFETCH]))
+                yield pending[i].result()
+                pending[i] = None  # free the samples
+        finally:
+            for p in pending:
+                if p is not None:
+                    p.cancel()
+            worker.shutdown(wait=True)
+
+
+def run_group(group: list[Decoded], tagger: Tagger) -> dict[str, TrackOutput]:
+    """All chunks of the group's tracks that lack this tagger, through it together: {track id: output}."""
+    todo = [d for d in group if tagger.spec.key in d.keys]
     if not todo:
-        return
-    chunks = [chunk(x, tagger.spec.input_length) for _, x in todo]
+        return {}
+    chunks = [chunk(d.samples, tagger.spec.input_length) for d in todo]
     tags, embs = tagger.predict_chunks(np.concatenate(chunks))
     bounds = np.cumsum([0] + [len(c) for c in chunks])
-    for (track, _), a, b in zip(todo, bounds[:-1], bounds[1:]):
-        store.write(track, tagger, pool(tags[a:b], embs[a:b]))
-        valid.add(track.id)
+    return {d.track.id: pool(tags[a:b], embs[a:b]) for d, a, b in zip(todo, bounds[:-1], bounds[1:])}
 
 
 def precompute(collection: Collection, keys: list[str] | None = None, progress: Progress | None = None,
-               show_bar: bool = True) -> Summary:
-    """Fill the store for `collection` and the taggers `keys` (default: all with weights)."""
+               show_bar: bool = True, repair: bool = False) -> Summary:
+    """Fill the store for `collection` and the taggers `keys` (default: all with weights). `repair` first
+    sets a damaged database aside and keeps what is readable of it (`Store.repair`)."""
     start = time.perf_counter()
     taggers, missing = available_taggers(keys)
     summary = Summary(collection.name, unavailable=missing)
     store = Store(collection)
-    valid = {key: store.valid_ids(tagger) for key, tagger in taggers.items()}
-    todo = [t for t in collection.tracks if not all(t.id in ids for ids in valid.values())]
-    summary.cached = len(collection.tracks) - len(todo)
+    if repair:
+        summary.repaired = store.repair()
+    known_failures = {f["id"] for f in store.failures()}
+    valid = [store.valid_ids(tagger) for tagger in taggers.values()]
+    todo = [t for t in collection.tracks
+            if t.id not in known_failures and not all(t.id in ids for ids in valid)] if taggers else []
+    summary.cached = len(collection.tracks) - len(todo) - len(known_failures)
+    if todo and not store.writable:
+        raise StoreReadOnly(f"{store.path.parent} is read-only: cannot store the {len(todo)} tracks of "
+                            f"{collection.name} that need computing")
     bar = tqdm(total=len(todo), unit="track", desc=f"precompute {collection.name}", disable=not show_bar or None)
-    group: list[tuple[Track, np.ndarray]] = []
+    group: list[Decoded] = []
+
+    def advance(n: int = 1) -> None:
+        bar.update(n)
+        if progress:
+            progress(bar.n, len(todo), time.perf_counter() - start)
 
     def flush() -> None:
-        for key, tagger in taggers.items():
-            run_group(group, tagger, store, valid[key])
+        outputs = {key: run_group(group, tagger) for key, tagger in taggers.items()}
+        fault_point("computed")
+        for d in group:
+            store.commit(d.track, d.state, len(d.samples),
+                         {taggers[k]: outputs[k][d.track.id] for k in d.keys})
+            fault_point("committed")
         summary.computed += len(group)
-        summary.audio_seconds += sum(len(x) for _, x in group) / 16000
-        bar.update(len(group))
+        summary.audio_seconds += sum(len(d.samples) for d in group) / 16000
         bar.set_postfix(audio_x=f"{summary.audio_seconds / max(time.perf_counter() - start, 1e-9):.0f}")
-        if progress:
-            progress(summary.computed + len(summary.failed), len(todo), time.perf_counter() - start)
+        advance(len(group))
         group.clear()
+        store.heartbeat()
 
-    if taggers and todo:
-        for track, samples in decoded(todo):
-            if isinstance(samples, AudioError):
-                summary.failed.append({"id": track.id, "path": str(track.path), "reason": str(samples)})
-                bar.update(1)
-                continue
-            group.append((track, samples))
-            if len(group) >= GROUP:
-                flush()
-        flush()
+    while todo:
+        busy = []
+        for d in decoded(store, taggers, todo):
+            if d.status == "busy":
+                busy.append(d.track)
+            elif d.status in ("done", "failed"):  # by another process meanwhile
+                summary.cached += d.status == "done"
+                advance()
+            elif d.error is not None or d.changed:
+                if d.changed:
+                    summary.changed.append(d.track.id)
+                    store.release(d.track)
+                else:
+                    store.fail(d.track, d.state, str(d.error))
+                advance()
+            else:
+                group.append(d)
+                if len(group) >= GROUP:
+                    flush()
+        if group:
+            flush()
+        if busy:
+            store.heartbeat()
+            time.sleep(WAIT)
+        todo = busy
     bar.close()
-    for key, tagger in taggers.items():
-        if summary.computed or not (store.folder(key) / "pooled.npz").is_file():
-            store.pack(tagger, valid[key])
-    store.write_failures(summary.failed)
+    summary.failed = store.failures()
+    store.close()
     summary.seconds = time.perf_counter() - start
     return summary

@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +99,19 @@ def test_unreadable_files_are_reported_and_skipped(music, private_cache, tmp_pat
     assert len(frame) == 10 and emb.shape == (10, 64)
 
 
-def test_killed_run_resumes_to_the_bit_identical_result(tmp_path) -> None:
+def stored_rows(cache: Path, key: str) -> int:
+    """Rows of tagger `key` committed to the store so far (0 before the database exists)."""
+    db = cache / "store.sqlite3"
+    if not db.is_file():
+        return 0
+    with closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=30)) as conn:
+        try:
+            return conn.execute("SELECT count(*) FROM results WHERE tagger = ?", (key,)).fetchone()[0]
+        except sqlite3.OperationalError:  # tables not created yet
+            return 0
+
+
+def test_killed_run_resumes_to_the_bit_identical_result(tmp_path, monkeypatch) -> None:
     music = make_folder(tmp_path / "music", 32, seconds=12.0)
     args = ["precompute", "--collection", str(music), "--models", "musicnn,fcn"]
     killed_cache, clean_cache = tmp_path / "killed", tmp_path / "clean"
@@ -105,21 +119,23 @@ def test_killed_run_resumes_to_the_bit_identical_result(tmp_path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "shrooms.cli", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    records = lambda: list(killed_cache.glob("embeddings/*/fcn/records/*.npz"))  # noqa: E731
-    while len(records()) < 8 and time.time() < deadline and proc.poll() is None:
+    while stored_rows(killed_cache, "fcn") < 8 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done_before = len(records())
+    done_before = stored_rows(killed_cache, "fcn")
     assert 8 <= done_before < 32, "the run must be killed midway"
     resumed = run_cli(*args, env={"SHROOMS_CACHE": str(killed_cache)})
     assert resumed.returncode == 0 and f"{32 - done_before} tracks computed" in resumed.stdout
     assert run_cli(*args, env={"SHROOMS_CACHE": str(clean_cache)}).returncode == 0
+    coll = folder_collection(music)
     for key in ("musicnn", "fcn"):
-        a = np.load(next(killed_cache.glob(f"embeddings/*/{key}/pooled.npz")))
-        b = np.load(next(clean_cache.glob(f"embeddings/*/{key}/pooled.npz")))
-        assert list(a["ids"]) == list(b["ids"]) and len(a["ids"]) == 32
-        assert np.array_equal(a["embeddings"], b["embeddings"]) and np.array_equal(a["tags"], b["tags"])
+        monkeypatch.setenv("SHROOMS_CACHE", str(killed_cache))
+        a = Store(coll).load(key)
+        monkeypatch.setenv("SHROOMS_CACHE", str(clean_cache))
+        b = Store(coll).load(key)
+        assert list(a.tracks["id"]) == list(b.tracks["id"]) and len(a.tracks) == 32
+        assert np.array_equal(a.embeddings, b.embeddings) and np.array_equal(a.tags, b.tags)
 
 
 def test_demo_precomputes_end_to_end(demo_collection) -> None:

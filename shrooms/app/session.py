@@ -27,12 +27,7 @@ def collection(spec: str) -> Collection:
 def fingerprint(coll: Collection) -> str:
     """Changes whenever any tagger's stored results or weights change, so cached views refresh after a
     precompute or a weights swap."""
-    store = Store(coll)
-    parts = []
-    for key, spec in TAGGERS.items():
-        pooled = store.folder(key) / "pooled.npz"
-        parts.append(f"{key}:{pooled.stat().st_mtime_ns if pooled.exists() else 0}:{current_sha256(spec)}")
-    return "|".join(parts)
+    return "|".join([Store(coll).revision()] + [f"{key}:{current_sha256(spec)}" for key, spec in TAGGERS.items()])
 
 
 @st.cache_data(show_spinner="Drawing the map…", max_entries=64)

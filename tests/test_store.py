@@ -1,0 +1,86 @@
+"""The SQLite store's reading side: shapes when empty, per-chunk segments with their start times, the
+revision, precisions kept apart, rows whose arrays fail their checksum recomputed."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shrooms.collections import folder_collection
+from shrooms.precompute import precompute
+from shrooms.store import Store
+from shrooms.taggers import Tagger
+
+from .audio_files import CLIPS, write_excerpt
+
+
+@pytest.fixture
+def music(tmp_path) -> Path:
+    """Three real excerpts in two labels: 8 s, 8 s, and 2 s (shorter than Musicnn's 3-s window)."""
+    write_excerpt(CLIPS / "ballroom_waltz.flac", tmp_path / "m" / "dance" / "waltz.wav", 8.0)
+    write_excerpt(CLIPS / "vocadito_1.flac", tmp_path / "m" / "dance" / "vocal.wav", 8.0, offset=3.0)
+    write_excerpt(CLIPS / "jtd_trio.flac", tmp_path / "m" / "jazz" / "trio.wav", 2.0)
+    return tmp_path / "m"
+
+
+def test_an_empty_store_reads_empty_arrays_of_the_right_shape_and_creates_nothing(music, private_cache) -> None:
+    store = Store(folder_collection(music))
+    results = store.load("musicnn")
+    assert len(results.tracks) == 0 and results.embeddings.shape == (0, 200) and results.tags.shape == (0, 50)
+    frame, embs, tags = store.segments("fcn")
+    assert list(frame.columns) == ["id", "label", "path", "chunk", "start"] and len(frame) == 0
+    assert embs.shape == (0, 64) and tags.shape == (0, 50)
+    assert store.read("musicnn", "dance/waltz") is None and store.failures() == []
+    assert not (private_cache / "store.sqlite3").exists()
+
+
+def test_segments_are_one_row_per_chunk_with_its_start_and_the_revision_follows_changes(music, private_cache) -> None:
+    coll = folder_collection(music)
+    store = Store(coll)
+    empty = store.revision()
+    precompute(coll, ["musicnn"], show_bar=False)
+    after = store.revision()
+    assert after != empty
+    frame, embs, tags = store.segments("musicnn")
+    # 8 s at 16 kHz in 3-s windows: round(8/3) = 3 windows from 0 to 5 s; 2 s: one zero-padded window at 0
+    assert frame[["id", "chunk", "start"]].values.tolist() == [
+        ["dance/vocal", 0, 0.0], ["dance/vocal", 1, 2.5], ["dance/vocal", 2, 5.0],
+        ["dance/waltz", 0, 0.0], ["dance/waltz", 1, 2.5], ["dance/waltz", 2, 5.0], ["jazz/trio", 0, 0.0]]
+    assert list(frame["label"]) == ["dance"] * 6 + ["jazz"] and frame["path"][6] == str(music / "jazz" / "trio.wav")
+    out = store.read("musicnn", "dance/waltz")
+    np.testing.assert_array_equal(embs[3:6], out.chunk_embeddings)
+    np.testing.assert_array_equal(tags[3:6], out.chunk_tags)
+    assert store.revision() == after  # reading changes nothing
+    write_excerpt(CLIPS / "jtd_trio.flac", music / "jazz" / "trio.wav", 2.5)
+    assert store.revision() != after  # a file changed: what is valid changed
+    assert len(store.load("musicnn").tracks) == 2
+
+
+def test_precisions_are_stored_apart_and_never_mixed(music, private_cache, monkeypatch) -> None:
+    coll = folder_collection(music)
+    with monkeypatch.context() as patch:
+        patch.setattr(Tagger, "precision", "bfloat16", raising=False)
+        assert precompute(coll, ["musicnn"], show_bar=False).computed == 3
+    store = Store(coll)
+    assert len(store.load("musicnn").tracks) == 0 and len(store.load("musicnn", "bfloat16").tracks) == 3
+    assert precompute(coll, ["musicnn"], show_bar=False).computed == 3  # float32: its own rows
+    assert len(store.load("musicnn").tracks) == 3 and len(store.load("musicnn", "bfloat16").tracks) == 3
+
+
+def test_a_row_whose_arrays_fail_their_checksum_is_invalid_and_recomputed(music, private_cache) -> None:
+    coll = folder_collection(music)
+    precompute(coll, ["musicnn"], show_bar=False)
+    store = Store(coll)
+    good = store.read("musicnn", "dance/vocal")
+    with closing(sqlite3.connect(private_cache / "store.sqlite3")) as conn, conn:
+        conn.execute("UPDATE results SET embedding = zeroblob(800) WHERE track = 'dance/vocal'")
+    assert store.read("musicnn", "dance/vocal") is None
+    assert list(store.load("musicnn").tracks["id"]) == ["dance/waltz", "jazz/trio"]
+    again = precompute(coll, ["musicnn"], show_bar=False)
+    assert (again.computed, again.cached) == (1, 2)
+    np.testing.assert_array_equal(store.read("musicnn", "dance/vocal").embedding, good.embedding)
+    assert store.read("musicnn", "dance/vocal").chunk_embeddings.shape == (3, 200)
