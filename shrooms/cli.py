@@ -8,11 +8,12 @@ SHROOMS_DEBUG=1 to see tracebacks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pandas as pd
 
@@ -26,7 +27,7 @@ from .export import FORMATS, export_frame, write_frame
 from .place import place
 from .store import Store, atomic_write
 from .study import study
-from .taggers import TAGGERS, available_taggers, download_weights, get_spec
+from .taggers import PRECISIONS, TAGGERS, available_taggers, download_weights, get_spec
 
 
 def model_keys(value: str) -> list[str]:
@@ -50,7 +51,7 @@ def top_tags(tags, names, n: int) -> list[tuple[str, float]]:
 
 def cmd_tag(args: argparse.Namespace) -> int:
     """Top tags per file and model, or every tag as JSON."""
-    taggers, missing = available_taggers(model_keys(args.models))
+    taggers, missing = available_taggers(model_keys(args.models), args.precision)
     results: dict[str, dict] = {}
     failed = 0
     for path in args.files:
@@ -270,11 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--models", "--model", dest="models", default="all", help="tagger keys, comma-separated, or all")
     tag.add_argument("--top", type=positive_int, default=5, help="tags to show per model (default 5)")
     tag.add_argument("--json", action="store_true", help="print every tag's probability as JSON")
+    tag.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="float32 (default, the reference) or bf16 (faster where the CPU or GPU computes bfloat16)")
     tag.set_defaults(run=cmd_tag)
 
     pre = sub.add_parser("precompute", help="compute and cache tags and embeddings of a collection")
     pre.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
     pre.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
+    pre.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="float32 (default, the reference) or bf16 (faster where the CPU or GPU computes bfloat16)")
     pre.add_argument("--repair", action="store_true",
                      help="set a damaged cache database aside and rebuild it from what is readable")
     pre.add_argument("--engine", choices=("local", "ray"), default="local",
@@ -301,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
     pl.add_argument("--neighbours", type=positive_int, default=5, help="nearest tracks to list (default 5)")
     pl.add_argument("--json", action="store_true")
+    pl.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="float32 (default, the reference) or bf16 (faster where the CPU or GPU computes bfloat16)")
     pl.set_defaults(run=cmd_place)
 
     st = sub.add_parser("study", help="place folders of new music (one group per sub-folder) on a collection")
@@ -338,12 +345,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def taggers_precision(precision: str | None) -> Iterator[None]:
+    """Taggers loaded inside default to `precision` (via $SHROOMS_PRECISION, which precompute and place
+    load theirs with); the previous default is restored after."""
+    saved = os.environ.get("SHROOMS_PRECISION")
+    if precision:
+        os.environ["SHROOMS_PRECISION"] = precision
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("SHROOMS_PRECISION", None)
+        else:
+            os.environ["SHROOMS_PRECISION"] = saved
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run a sub-command, turning every error into one line on stderr."""
     args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
-        return run(args)
+        with taggers_precision(getattr(args, "precision", None)):
+            return run(args)
     except ShroomsError as exc:
         print(f"shrooms: error: {exc}", file=sys.stderr)
         return 1

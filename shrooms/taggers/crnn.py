@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .blocks import ConvBlock2d
-from .frontends import MelTagger
+from .frontends import MelTagger, float32_region
 
 
 class CRNN(MelTagger):
@@ -26,6 +26,7 @@ class CRNN(MelTagger):
         x = self.front_end(x)
         for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
             x = layer(x)
-        x, _ = self.layer5(x.squeeze(2).permute(0, 2, 1))
+        with float32_region(x):  # the small GRU stays float32 under a bf16 autocast
+            x, _ = self.layer5(x.squeeze(2).permute(0, 2, 1).float())
         emb = x[:, -1, :]
         return torch.sigmoid(self.dense(self.dropout(emb))), emb

@@ -2,6 +2,8 @@
 
 STFT: n_fft 512, hop 256, the periodic Hann window stored in the checkpoint, centre/reflect padding, power 2.
 dB: 10·log10(max(x, 1e-10)), no top-dB clipping.
+Front ends always compute in float32, also inside a bfloat16 autocast region (`float32_region`): the
+dB of a bfloat16 power spectrum would be off by up to 0.03 dB before the network sees it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ SAMPLE_RATE = 16000
 N_FFT = 512
 HOP = 256
 AMIN = 1e-10
+
+
+def float32_region(x: torch.Tensor) -> torch.autocast:
+    """A region where autocast is off on `x`'s device, so the front end computes in float32."""
+    return torch.autocast(x.device.type, enabled=False)
 
 
 def power_to_db(x: torch.Tensor) -> torch.Tensor:
@@ -75,8 +82,9 @@ class MelTagger(nn.Module):
         return power_to_db(self.spec(x))
 
     def front_end(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, samples) → (batch, 1, n_mels, frames), normalised: the CNN's input."""
-        return self.spec_bn(self.front_end_db(x).unsqueeze(1))
+        """(batch, samples) → (batch, 1, n_mels, frames), normalised: the CNN's input (float32)."""
+        with float32_region(x):
+            return self.spec_bn(self.front_end_db(x.float()).unsqueeze(1))
 
 
 def harmonic_centres(n_harmonic: int, semitone_scale: int) -> tuple[np.ndarray, int]:

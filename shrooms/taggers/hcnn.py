@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .blocks import ConvBlock2d, Res2dPool, global_max
-from .frontends import HarmonicSTFT
+from .frontends import HarmonicSTFT, float32_region
 
 
 class HarmonicCNN(nn.Module):
@@ -33,8 +33,13 @@ class HarmonicCNN(nn.Module):
         """(batch, samples) → (batch, n_harmonic, bands, frames) in dB, before the learned normalisation."""
         return self.hstft(x)
 
+    def front_end(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) → (batch, n_harmonic, bands, frames), normalised: the CNN's input (float32)."""
+        with float32_region(x):
+            return self.hstft_bn(self.hstft(x.float()))
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.hstft_bn(self.hstft(x))
+        x = self.front_end(x)
         for i in range(1, 8):
             x = getattr(self, f"layer{i}")(x)
         emb = self.dense1(global_max(x))

@@ -5,28 +5,33 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..audio import chunk
-from ..errors import WeightsUnavailable
+from ..errors import ShroomsError, WeightsUnavailable
 from .blocks import fold_batch_norms
 from .registry import TAGGERS, TaggerSpec, get_spec
 from .weights import file_sha256, find_weights, load_model, missing_message
 
 # Bump when the front ends or the way models run change numerically: cached results keyed on it are
-# then recomputed. 2: batch norms folded into the convolutions they follow.
-TAGGER_VERSION = "2"
+# then recomputed. 2: batch norms folded into the convolutions they follow. 3: 1-D convolutions run as
+# channels-last 2-D ones; CPU batches of spec.cpu_batch chunks.
+TAGGER_VERSION = "3"
 
-# Samples per forward pass on a GPU. On the CPU one chunk per pass (batches of 2 to 8 measured at most
-# 10% faster, some slower) and, like any fixed batch size, makes a chunk's result independent of which other chunks share its batch.
+# Samples per forward pass on a GPU. On the CPU each tagger has its own measured batch (spec.cpu_batch).
+# Any fixed batch size (the last batch zero-padded) makes a chunk's result independent of its batch-mates.
 GPU_BATCH_SAMPLES = 8_000_000
 
+PRECISIONS = ("float32", "bf16")
 
 # glibc hands every allocation over 32 MB to mmap and back on free, so each forward pass page-faults its
 # large activations in anew (FCN's first layer alone: 44 MB per 29-s chunk). Raising both thresholds
@@ -53,6 +58,47 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def devices() -> list[torch.device]:
+    """Every GPU present (`cuda:0`, `cuda:1`, …), else the CPU alone."""
+    if torch.cuda.is_available():
+        return [torch.device(f"cuda:{i}") for i in range(torch.cuda.device_count())]
+    return [torch.device("cpu")]
+
+
+def decode_workers() -> int:
+    """Decoding processes or threads that keep the devices fed: one per core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return frozenset(next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), []))
+    except OSError:
+        return frozenset()
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether `device` computes in bfloat16 natively: a CUDA GPU that does, or a CPU with AVX-512 BF16
+    or AMX and PyTorch built with oneDNN."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return (device.type == "cpu" and torch.backends.mkldnn.is_available()
+            and bool(cpu_flags() & {"avx512_bf16", "amx_bf16"}))
+
+
+def check_precision(precision: str, device: torch.device) -> str:
+    """`precision` if it is known and `device` supports it, else a one-line ShroomsError."""
+    if precision not in PRECISIONS:
+        raise ShroomsError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if precision == "bf16" and not bf16_supported(device):
+        raise ShroomsError(f"precision bf16 needs a GPU or CPU with native bfloat16 (AVX-512 BF16 or AMX); "
+                           f"{device} has none: use --precision float32")
+    return precision
+
+
 @dataclass
 class TrackOutput:
     """One track through one tagger: pooled and per-chunk results."""
@@ -64,36 +110,34 @@ class TrackOutput:
 
 
 class Tagger:
-    """A loaded tagger on a device."""
+    """A loaded tagger on one device, computing in `precision` ("float32", or "bf16": autocast to
+    bfloat16 around the convolutions and matrix products; the front ends stay float32)."""
 
-    def __init__(self, spec: TaggerSpec, model: nn.Module, device: torch.device | None = None,
-                 weights_sha256: str = "unknown"):
+    def __init__(self, spec: TaggerSpec, model: nn.Module, device: torch.device | str | None = None,
+                 weights_sha256: str = "unknown", precision: str = "float32", batch_size: int | None = None):
         self.spec = spec
         self.weights_sha256 = weights_sha256
-        self.device = device or default_device()
+        self.device = torch.device(device) if device else default_device()
+        self.precision = check_precision(precision, self.device)
         self.model = fold_batch_norms(model.eval()).to(self.device)
         if spec.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         on_gpu = self.device.type != "cpu"
         if not on_gpu:
             keep_freed_memory()
-        self.batch_size = max(1, GPU_BATCH_SAMPLES // spec.input_length) if on_gpu else 1
+        self.batch_size = batch_size or (max(1, GPU_BATCH_SAMPLES // spec.input_length) if on_gpu else spec.cpu_batch)
+
+    def predict_batch(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One forward pass: (batch_size, input_length) float32 → (tags (B, 50), embeddings (B, D))."""
+        with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16,
+                                                    enabled=self.precision == "bf16"):
+            tags, embs = self.model(torch.from_numpy(batch).to(self.device))
+        return tags.float().cpu().numpy(), embs.float().cpu().numpy()
 
     def predict_chunks(self, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n, input_length) float32 → (tags (n, 50), embeddings (n, D)), in fixed-size batches (the last
         one zero-padded) so that results are the same whatever chunks are batched together."""
-        n, size = len(chunks), self.batch_size
-        padded = np.zeros((-(-n // size) * size, self.spec.input_length), np.float32)
-        padded[:n] = chunks
-        tags, embs = [], []
-        with torch.inference_mode():
-            for start in range(0, len(padded), size):
-                t, e = self.model(torch.from_numpy(padded[start:start + size]).to(self.device))
-                tags.append(t.float().cpu().numpy())
-                embs.append(e.float().cpu().numpy())
-        if not tags:
-            return np.zeros((0, len(self.spec.tags)), np.float32), np.zeros((0, self.spec.embedding_dim), np.float32)
-        return np.concatenate(tags)[:n], np.concatenate(embs)[:n]
+        return predict_in_batches(self.spec, chunks, self.batch_size, [self.predict_batch])
 
     def tag(self, samples: np.ndarray) -> TrackOutput:
         """A whole 16-kHz mono track → pooled and per-chunk outputs."""
@@ -101,35 +145,106 @@ class Tagger:
         return pool(chunk_tags, chunk_embs)
 
 
+class MultiDeviceTagger:
+    """Replicas of one tagger on several devices (e.g. every GPU), with Tagger's API: `predict_chunks`
+    deals fixed-size batches round-robin to the replicas, each driven by its own thread, so a chunk's
+    result does not depend on how many devices there are or which one computed it."""
+
+    def __init__(self, replicas: list[Tagger]):
+        if not replicas:
+            raise ValueError("MultiDeviceTagger needs at least one replica")
+        first = replicas[0]
+        if any((r.spec, r.precision, r.batch_size) != (first.spec, first.precision, first.batch_size) for r in replicas):
+            raise ValueError("replicas must share tagger, precision and batch size")
+        self.replicas = replicas
+        self.spec, self.weights_sha256 = first.spec, first.weights_sha256
+        self.precision, self.batch_size = first.precision, first.batch_size
+        self.device = first.device
+        self.workers = ThreadPoolExecutor(max_workers=len(replicas), thread_name_prefix=f"shrooms-{self.spec.key}")
+
+    @property
+    def devices(self) -> list[torch.device]:
+        return [r.device for r in self.replicas]
+
+    def predict_chunks(self, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As Tagger.predict_chunks, on all replicas at once."""
+        return predict_in_batches(self.spec, chunks, self.batch_size, [r.predict_batch for r in self.replicas],
+                                  self.workers)
+
+    def tag(self, samples: np.ndarray) -> TrackOutput:
+        """A whole 16-kHz mono track → pooled and per-chunk outputs."""
+        chunk_tags, chunk_embs = self.predict_chunks(chunk(samples, self.spec.input_length))
+        return pool(chunk_tags, chunk_embs)
+
+
+Runner = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def predict_in_batches(spec: TaggerSpec, chunks: np.ndarray, size: int, runners: list[Runner],
+                       workers: ThreadPoolExecutor | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(n, input_length) chunks, zero-padded to whole batches of `size`, batch i run by
+    runners[i % len(runners)] (each runner's batches in order, in `workers` when there are several)
+    → (tags (n, 50), embeddings (n, D)) in the chunks' order."""
+    n = len(chunks)
+    if n == 0:
+        return np.zeros((0, len(spec.tags)), np.float32), np.zeros((0, spec.embedding_dim), np.float32)
+    padded = np.zeros((-(-n // size) * size, spec.input_length), np.float32)
+    padded[:n] = chunks
+    batches = [padded[start:start + size] for start in range(0, len(padded), size)]
+
+    def run(k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [runners[k](b) for b in batches[k::len(runners)]]
+
+    if len(runners) == 1 or workers is None:
+        per_runner = [run(k) for k in range(len(runners))]
+    else:
+        per_runner = list(workers.map(run, range(len(runners))))
+    ordered = [per_runner[i % len(runners)][i // len(runners)] for i in range(len(batches))]
+    return np.concatenate([t for t, _ in ordered])[:n], np.concatenate([e for _, e in ordered])[:n]
+
+
 def pool(chunk_tags: np.ndarray, chunk_embeddings: np.ndarray) -> TrackOutput:
     """Track-level results from chunk-level ones: the mean over chunks."""
     return TrackOutput(chunk_tags.mean(axis=0), chunk_embeddings.mean(axis=0), chunk_tags, chunk_embeddings)
 
 
-def load_tagger(key: str, device: str | None = None) -> Tagger:
-    """The tagger `key` with the weights found now (raises WeightsUnavailable); each weights file is
-    loaded once per process."""
+def default_precision() -> str:
+    """The precision taggers load in unless told otherwise: $SHROOMS_PRECISION, else float32."""
+    return os.environ.get("SHROOMS_PRECISION") or "float32"
+
+
+def load_tagger(key: str, device: str | None = None, precision: str | None = None) -> Tagger | MultiDeviceTagger:
+    """The tagger `key` with the weights found now (raises WeightsUnavailable), in `precision` (default:
+    `default_precision()`), on `device`, or, when none is named, on every device `devices()` lists (one
+    Tagger, or a MultiDeviceTagger over several GPUs). Each weights file is loaded once per process."""
     spec = get_spec(key)
+    precision = precision or default_precision()
     path = find_weights(spec)
     if path is None:
         raise WeightsUnavailable(missing_message(spec))
-    return cached_tagger(key, str(path), file_sha256(path), device)
+    sha256 = file_sha256(path)
+    if device is None and len(devices()) > 1:
+        return MultiDeviceTagger([cached_tagger(key, str(path), sha256, str(d), precision) for d in devices()])
+    return cached_tagger(key, str(path), sha256, device, precision)
 
 
 @functools.lru_cache(maxsize=None)
-def cached_tagger(key: str, path: str, sha256: str, device: str | None) -> Tagger:
-    """One loaded tagger per weights file and content (a file replaced in place is loaded anew)."""
+def cached_tagger(key: str, path: str, sha256: str, device: str | None, precision: str) -> Tagger:
+    """One loaded tagger per weights file and content (a file replaced in place is loaded anew), device
+    and precision."""
     spec = get_spec(key)
+    check_precision(precision, torch.device(device) if device else default_device())
     model, digest = load_model(spec, Path(path))
-    return Tagger(spec, model, torch.device(device) if device else None, digest)
+    return Tagger(spec, model, device, digest, precision)
 
 
-def available_taggers(keys: list[str] | None = None) -> tuple[dict[str, Tagger], dict[str, str]]:
+def available_taggers(keys: list[str] | None = None, precision: str | None = None
+                      ) -> tuple[dict[str, Tagger | MultiDeviceTagger], dict[str, str]]:
     """Load the taggers named (default: all): ({key: tagger}, {key: why it is unavailable})."""
     loaded, missing = {}, {}
     for key in keys or list(TAGGERS):
         try:
-            loaded[key] = load_tagger(key)
+            loaded[key] = load_tagger(key, precision=precision)
         except WeightsUnavailable as exc:
             missing[key] = str(exc)
     return loaded, missing

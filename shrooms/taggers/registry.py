@@ -44,6 +44,7 @@ class TaggerSpec:
     build: Callable[[], nn.Module]
     sha256: str | None = None  # of the released checkpoint, where known
     channels_last: bool = False  # 2-D CNNs run ~1.8x faster on the CPU in channels-last memory format
+    cpu_batch: int = 1  # chunks per forward pass on the CPU, where larger batches measurably pay
     tags: tuple[str, ...] = JAMENDO_TAGS
 
     @property
@@ -72,10 +73,10 @@ TAGGERS: dict[str, TaggerSpec] = {spec.key: spec for spec in [
                CRNN, "0a558989c0793f488cb677d188464c91f47c007f7c70473230e55537ca598215", channels_last=True),
     TaggerSpec("sample", "Sample-level CNN", "Lee et al. 2017, Sample-level deep convolutional neural "
                "networks for music auto-tagging using raw waveforms", 59049, 512,
-               "output of layer11 squeezed (before dropout and dense)", SampleCNN),
+               "output of layer11 squeezed (before dropout and dense)", SampleCNN, cpu_batch=8),
     TaggerSpec("se", "Sample-level CNN + SE", "Kim et al. 2018, Sample-level CNN architectures for music "
                "auto-tagging using raw waveforms", 59049, 512, "dense1 output (before bn and relu)",
-               SampleCNNSE),
+               SampleCNNSE, cpu_batch=8),
     TaggerSpec("attention", "Self-attention CNN", "Won et al. 2019, Toward interpretable music tagging "
                "with self-attention", 240000, 256, "BERT pooler output (before dropout and dense)", CNNSA,
                channels_last=True),

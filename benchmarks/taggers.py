@@ -1,0 +1,126 @@
+"""Every tagger against the hardware's limit: throughput and achieved arithmetic on real music.
+
+Per tagger (the three with released weights use them, the other four the synthetic state_dicts of
+../shared/conformance, same arithmetic): real 30-s clips (../shared/conformance/clips), chunked as
+shrooms chunks them and run through `Tagger.predict_chunks` together, as precompute runs a group of
+tracks. Prints, as a markdown table, the median over --repeats of seconds of audio per second, achieved
+GFLOP/s (FLOPs of one pass counted by torch.utils.flop_counter, times passes, over time) and that as a
+fraction of the same run's 2048² matmul peak (float32, and bfloat16 for the bf16 column), next to the
+"original" implementation's throughput (a colleague's measurement: all a track's chunks in one batch,
+4 clips, 2 threads) and our ratio to it.
+
+    python benchmarks/taggers.py [--models all] [--precision float32,bf16] [--repeats 3] [--clips 4] [--batch N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conformance_models import clips, conformance_tagger, manifest  # noqa: E402
+
+from shrooms.audio import chunk  # noqa: E402
+from shrooms.taggers import TAGGERS, bf16_supported  # noqa: E402
+
+# Seconds of audio per second of the original implementation, measured by a colleague on this machine:
+# 4 real 30-s clips, 2 threads, all a track's chunks in one batch.
+ORIGINAL = {"fcn": 945, "musicnn": 160, "crnn": 537, "sample": 128, "se": 47.3, "attention": 102, "hcnn": 99}
+CLIPS = ("gtzan_country_00000", "ballroom_waltz", "hainsworth_001", "vocadito_1", "simac_rallou", "jtd_trio")
+
+
+def median_seconds(run, repeats: int) -> float:
+    """Median wall time of `run()` over `repeats` calls, after one warm-up call."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_peak(dtype: torch.dtype, repeats: int, n: int = 2048) -> float:
+    """GFLOP/s of an n×n matrix product in `dtype`, median over `repeats`."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    with torch.inference_mode():
+        seconds = median_seconds(lambda: [torch.mm(a, b) for _ in range(4)], repeats) / 4
+    return 2 * n ** 3 / seconds / 1e9
+
+
+def measure(tagger, chunks: np.ndarray, audio_seconds: float, repeats: int) -> tuple[float, float]:
+    """(seconds of audio per second, achieved GFLOP/s) of `tagger` on `chunks`."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        tagger.predict_chunks(chunks)
+    seconds = median_seconds(lambda: tagger.predict_chunks(chunks), repeats)
+    return audio_seconds / seconds, counter.get_total_flops() / seconds / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="all")
+    parser.add_argument("--precision", default="float32,bf16", help="float32, bf16 or both, comma-separated")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--clips", type=int, default=4, help="real 30-s clips to run (at most 4)")
+    parser.add_argument("--batch", type=int, default=None, help="chunks per forward pass (default: the tagger's own)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    ref = manifest()
+    recordings = clips(ref)
+    tracks = [recordings[name] for name in CLIPS[:min(args.clips, 4)]]
+    audio_seconds = sum(len(t) for t in tracks) / 16000
+    keys = list(TAGGERS) if args.models == "all" else args.models.split(",")
+    precisions = [p for p in args.precision.split(",") if p != "bf16" or bf16_supported(torch.device("cpu"))]
+    peaks = {"float32": matmul_peak(torch.float32, args.repeats)}
+    if "bf16" in precisions:
+        peaks["bf16"] = matmul_peak(torch.bfloat16, args.repeats)
+    rows = []
+    for key in keys:
+        info = ref["models"][key]
+        chunks = np.concatenate([chunk(t, TAGGERS[key].input_length) for t in tracks])
+        row = {"key": key, "chunks": len(chunks)}
+        for precision in precisions:
+            tagger = conformance_tagger(key, info, "cpu", precision, args.batch)
+            row["batch"] = tagger.batch_size
+            row[precision] = measure(tagger, chunks, audio_seconds, args.repeats)
+        rows.append(row)
+        print(f"  {key} done", file=sys.stderr)
+    peaks_now = {"float32": matmul_peak(torch.float32, args.repeats)}
+    peak32 = statistics.median([peaks["float32"], peaks_now["float32"]])
+    load = os.getloadavg()
+    print(f"{len(tracks)} real 30-s clips ({audio_seconds:.0f} s of audio), {torch.get_num_threads()} threads, "
+          f"median of {args.repeats}; load average {load[0]:.1f} (a shared machine: compare within this run)")
+    print(f"2048² matmul peak: float32 {peak32:.0f} GFLOP/s (before/after {peaks['float32']:.0f}/{peaks_now['float32']:.0f})"
+          + (f", bf16 {peaks['bf16']:.0f} GFLOP/s" if "bf16" in peaks else ""))
+    print()
+    head = "| tagger | chunks | batch | original audio s/s | float32 audio s/s | float32 / original | GFLOP/s | of fp32 peak |"
+    line = "|---|---:|---:|---:|---:|---:|---:|---:|"
+    if "bf16" in precisions:
+        head += " bf16 audio s/s | bf16 / float32 | bf16 GFLOP/s | of bf16 peak |"
+        line += "---:|---:|---:|---:|"
+    print(head)
+    print(line)
+    for row in rows:
+        speed, gflops = row["float32"]
+        cells = [row["key"], row["chunks"], row["batch"], ORIGINAL[row["key"]], f"{speed:.1f}",
+                 f"{speed / ORIGINAL[row['key']]:.2f}×", f"{gflops:.0f}", f"{gflops / peak32:.2f}"]
+        if "bf16" in precisions:
+            bspeed, bgflops = row["bf16"]
+            cells += [f"{bspeed:.1f}", f"{bspeed / speed:.2f}×", f"{bgflops:.0f}", f"{bgflops / peaks['bf16']:.2f}"]
+        print("| " + " | ".join(str(c) for c in cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
