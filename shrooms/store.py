@@ -37,7 +37,7 @@ from .audio import SAMPLE_RATE, chunk_starts
 from .collections import Collection, Track
 from .config import cache_dir
 from .errors import ShroomsError
-from .taggers import TAGGER_VERSION, Tagger, TrackOutput, current_sha256, get_spec
+from .taggers import TAGGER_VERSION, Tagger, TrackOutput, current_sha256, default_precision, get_spec
 
 CHUNKING_VERSION = "even-1"
 DB_NAME = "store.sqlite3"
@@ -221,9 +221,11 @@ class Store:
                      (self.collection.key,))
 
     # -- validity ------------------------------------------------------------------------------------
-    def _valid_rows(self, key: str, precision: str, columns: list[str], track: str | None = None) -> dict[str, tuple]:
+    def _valid_rows(self, key: str, precision: str | None, columns: list[str], track: str | None = None) -> dict[str, tuple]:
         """{track id: row} of the rows of tagger `key` valid now: current file state, the weights found
-        now, this code and `precision`, arrays matching their checksum."""
+        now, this code and `precision` (default: the taggers' default, float32 unless `--precision` or
+        $SHROOMS_PRECISION says bf16), arrays matching their checksum."""
+        precision = precision or default_precision()
         sha = current_sha256(get_spec(key))
         if sha is None:
             return {}
@@ -246,7 +248,7 @@ class Store:
         """Ids of the collection's tracks with a row valid now for this tagger (and its precision)."""
         return set(self._valid_rows(tagger.spec.key, precision_of(tagger), ["track"]))
 
-    def load(self, key: str, precision: str = "float32") -> StoredResults:
+    def load(self, key: str, precision: str | None = None) -> StoredResults:
         """The pooled results of every track with a row valid now, in collection order; empty (with the
         right 2-D shapes) when there are none or the tagger has no weights."""
         rows = self._valid_rows(key, precision, ["n_tags", "dim", "tags", "embedding"])
@@ -259,7 +261,7 @@ class Store:
             embs[i], tags[i] = np.frombuffer(e, "<f4"), np.frombuffer(t, "<f4")
         return StoredResults(self.collection.frame().iloc[keep].reset_index(drop=True), embs, tags)
 
-    def read(self, key: str, track_id: str, precision: str = "float32") -> TrackOutput | None:
+    def read(self, key: str, track_id: str, precision: str | None = None) -> TrackOutput | None:
         """One track's stored output, pooled and per chunk, if its row is valid now; else None."""
         rows = self._valid_rows(key, precision, ["n_chunks", "n_tags", "dim", "tags", "embedding", "chunk_tags",
                                                  "chunk_embeddings"], track=track_id)
@@ -269,7 +271,7 @@ class Store:
         arr = lambda b, *shape: np.frombuffer(b, "<f4").reshape(shape).copy()  # noqa: E731
         return TrackOutput(arr(t, n_tags), arr(e, dim), arr(ct, n, n_tags), arr(ce, n, dim))
 
-    def segments(self, key: str, precision: str = "float32") -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    def segments(self, key: str, precision: str | None = None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         """Every chunk of every valid track: (frame with id, label, path, chunk index and start in seconds,
         chunk embeddings (n_chunks_total, D), chunk tags (n_chunks_total, 50)), in collection order."""
         rows = self._valid_rows(key, precision, ["n_samples", "n_chunks", "chunk_tags", "chunk_embeddings"])
