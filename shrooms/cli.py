@@ -298,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--split", choices=SPLITS, default="cv", help="cv (default): leave-one-out k-NN and "
                      "cross-validated probe; filtered: GTZAN's artist-disjoint fault-filtered split")
     rep.add_argument("--json", action="store_true")
+    rep.add_argument("--precision", choices=PRECISIONS, default=None,
+                     help="score the rows computed in this precision (default float32)")
     rep.set_defaults(run=cmd_report)
 
     pl = sub.add_parser("place", help="place songs on a collection's maps and list their neighbours")
