@@ -139,15 +139,17 @@ def load_collection(spec: str | Path | None) -> Collection:
     return folder_collection(spec)
 
 
-def download_gtzan(to: Path | None = None, url: str | None = None, sha256: str | None = None) -> Path:
+def download_gtzan(to: Path | None = None, url: str | None = None, sha256: str | None = None,
+                   progress=None) -> Path:
     """Download GTZAN's archive (resumable, checksummed where known) and extract it atomically into `to`
-    (default `cache/datasets/gtzan`): extraction goes to a temporary folder renamed into place."""
+    (default `cache/datasets/gtzan`): extraction goes to a temporary folder renamed into place.
+    `progress(bytes_done, bytes_total)` is passed to `download.fetch`."""
     to = Path(to) if to else cache_dir() / "datasets" / "gtzan"
     if find_gtzan(to):
         return find_gtzan(to)
     url = url or os.environ.get("SHROOMS_GTZAN_URL", GTZAN_URL)
     archive = fetch(url, cache_dir() / "downloads" / Path(url.split("?")[0]).name, sha256=sha256,
-                    label="GTZAN")
+                    label="GTZAN", progress=progress)
     to.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".gtzan-", dir=to.parent))
     try:

@@ -7,6 +7,7 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 from tqdm import tqdm
 
@@ -25,9 +26,12 @@ def sha256_of(path: Path) -> str:
 
 
 def fetch(url: str, dest: Path, sha256: str | None = None, label: str | None = None,
-          timeout: float = 30.0) -> Path:
+          timeout: float = 30.0, progress: Callable[[int, int | None], None] | None = None) -> Path:
     """Download `url` to `dest`: appends to `dest.part` (resuming a killed download with an HTTP Range
-    request), checks the sha256 where known, then renames into place so `dest` is never half written."""
+    request), checks the sha256 where known, then renames into place so `dest` is never half written.
+
+    `progress(bytes_done, bytes_total)` is called after every block (and once at the start, with the bytes a
+    resumed download already has); `bytes_total` is None when the server does not say."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -40,9 +44,15 @@ def fetch(url: str, dest: Path, sha256: str | None = None, label: str | None = N
             with open(part, "ab" if have else "wb") as out, tqdm(
                     total=total, initial=have, unit="B", unit_scale=True, desc=label or dest.name,
                     disable=None) as bar:
+                done = have
+                if progress:
+                    progress(done, total)
                 for block in iter(lambda: response.read(CHUNK), b""):
                     out.write(block)
                     bar.update(len(block))
+                    done += len(block)
+                    if progress:
+                        progress(done, total)
         if total is not None and part.stat().st_size < total:
             raise ShroomsError(f"download of {url} was cut off at {part.stat().st_size} of {total} bytes "
                                f"(the partial file is kept at {part} and the next try resumes it)")
