@@ -35,8 +35,12 @@ if not missing:
     get_weights.caption("Every tagger's weights are here.")
 elif get_weights.button(f"Get the weights ({', '.join(TAGGERS[k].name for k in missing)})", key="get_weights"):
     with get_weights:
-        if session.get_weights(missing):
-            st.rerun()
+        st.session_state["weights_outcome"] = session.get_weights(missing)  # shown until the next try
+got, failed = st.session_state.get("weights_outcome", ([], []))
+for line in failed:
+    get_weights.error(line)
+if got:
+    get_weights.success("Downloaded: " + ", ".join(TAGGERS[k].name for k in got))
 
 status = views.tagger_status(coll)
 todo = list(status[(status["weights"] == "available") & ~status["complete"]]["key"])

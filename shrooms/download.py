@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -61,8 +62,8 @@ def fetch(url: str, dest: Path, sha256: str | None = None, label: str | None = N
             pass
         else:
             raise ShroomsError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:  # offline, refused, cut off
+        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
         raise ShroomsError(f"download of {url} failed: {reason} (offline? the partial file is kept "
                            f"at {part} and the next try resumes it)") from None
     if sha256 and sha256_of(part) != sha256:

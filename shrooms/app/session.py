@@ -231,17 +231,17 @@ def get_gtzan() -> bool:
     return True
 
 
-def get_weights(keys: list[str]) -> list[str]:
-    """Download each tagger's weights (URL base from `$SHROOMS_WEIGHTS_URL`) with a progress bar; one
-    `st.error` line per tagger that fails. Returns the keys now available."""
-    got = []
+def get_weights(keys: list[str]) -> tuple[list[str], list[str]]:
+    """Download each tagger's weights (URL base from `$SHROOMS_WEIGHTS_URL`) with a progress bar.
+    Returns the keys now available and one line per tagger that failed."""
+    got, failed = [], []
     for key in keys:
         try:
             download_weights(TAGGERS[key], progress=byte_progress(f"{TAGGERS[key].name} weights"))
             got.append(key)
         except ShroomsError as exc:
-            st.error(f"{TAGGERS[key].name}: {str(exc).splitlines()[0]}")
-    return got
+            failed.append(f"{TAGGERS[key].name}: {str(exc).splitlines()[0]}")
+    return got, failed
 
 
 def from_url(widget: str, param: str, options: list, parse: Callable[[str], object] = str) -> None:
