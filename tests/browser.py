@@ -84,7 +84,7 @@ def no_traceback(page) -> None:
 def type_folder(page, path: str) -> None:
     """Pick "A music folder…" in the sidebar and type `path` into the folder box."""
     page.get_by_text("A music folder…").click()
-    box = page.get_by_label("Folder path")
+    box = page.get_by_label("Folder path", exact=True).and_(page.locator("input"))
     box.fill(path)
     box.press("Enter")
     settle(page)
