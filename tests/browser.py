@@ -87,4 +87,5 @@ def type_folder(page, path: str) -> None:
     box = page.get_by_label("Folder path", exact=True).and_(page.locator("input"))
     box.fill(path)
     box.press("Enter")
+    page.wait_for_timeout(1000)  # let the rerun start
     settle(page)
