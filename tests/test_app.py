@@ -24,7 +24,7 @@ def page(name: str, demo_collection) -> AppTest:
 
 
 def test_home_shows_status_and_scores(demo_collection) -> None:
-    at = page("pages/home.py", demo_collection)
+    at = page("app_pages/home.py", demo_collection)
     status = at.dataframe[0].value
     assert list(status["key"]) == ["fcn", "musicnn", "crnn", "sample", "se", "attention", "hcnn"]
     assert list(status["weights"]).count("weights not available") == 4
@@ -37,7 +37,7 @@ def test_home_shows_status_and_scores(demo_collection) -> None:
 
 
 def test_explore_switches_tagger_view_projection_and_colouring(demo_collection) -> None:
-    at = page("pages/explore.py", demo_collection)
+    at = page("app_pages/explore.py", demo_collection)
     for key in ("musicnn", "crnn", "fcn"):
         at.selectbox(key="explore_tagger").set_value(key).run()
         assert not at.exception
@@ -52,7 +52,7 @@ def test_explore_switches_tagger_view_projection_and_colouring(demo_collection) 
 
 
 def test_explore_track_search_shows_player_tags_and_playable_neighbours(demo_collection) -> None:
-    at = page("pages/explore.py", demo_collection)
+    at = page("app_pages/explore.py", demo_collection)
     at.selectbox(key="explore_search").set_value("jazz/jazz.03").run()
     assert not at.exception
     assert at.subheader[0].value == "jazz/jazz.03 · jazz"
@@ -61,13 +61,13 @@ def test_explore_track_search_shows_player_tags_and_playable_neighbours(demo_col
 
 
 def test_explore_reports_an_unavailable_tagger(demo_collection) -> None:
-    at = page("pages/explore.py", demo_collection)
+    at = page("app_pages/explore.py", demo_collection)
     at.selectbox(key="explore_tagger").set_value("hcnn").run()
     assert not at.exception and "weights not available" in at.warning[0].value
 
 
 def test_place_an_uploaded_real_recording(demo_collection) -> None:
-    at = page("pages/place.py", demo_collection)
+    at = page("app_pages/place.py", demo_collection)
     song = FORMATS / "carnatic_saraga_bhuvini_dasudane.mp3"
     at.file_uploader[0].set_value((song.name, song.read_bytes(), "audio/mpeg")).run()
     assert not at.exception and not at.error
@@ -79,7 +79,7 @@ def test_place_an_uploaded_real_recording(demo_collection) -> None:
 
 
 def test_a_non_audio_upload_shows_an_error_and_the_page_keeps_working(demo_collection) -> None:
-    at = page("pages/place.py", demo_collection)
+    at = page("app_pages/place.py", demo_collection)
     song = FORMATS / "rwc_jazz_m01.wav"
     at.file_uploader[0].set_value([("notes.mp3", b"<html>this is not audio</html>" * 40, "audio/mpeg"),
                                    (song.name, song.read_bytes(), "audio/wav")]).run()
@@ -89,7 +89,7 @@ def test_a_non_audio_upload_shows_an_error_and_the_page_keeps_working(demo_colle
 
 
 def test_compare_shows_maps_scores_and_confusions(demo_collection) -> None:
-    at = page("pages/compare.py", demo_collection)
+    at = page("app_pages/compare.py", demo_collection)
     assert at.multiselect(key="compare_taggers").value == ["fcn", "musicnn", "crnn"]
     scores = at.dataframe[0].value
     assert list(scores.index) == ["FCN", "Musicnn", "CRNN"]
@@ -100,7 +100,7 @@ def test_compare_shows_maps_scores_and_confusions(demo_collection) -> None:
 
 
 def test_an_unreadable_folder_path_is_an_error_not_a_crash(demo_collection, tmp_path) -> None:
-    at = page("pages/home.py", demo_collection)
+    at = page("app_pages/home.py", demo_collection)
     at.sidebar.radio[0].set_value("folder").run()
     at.sidebar.text_input[0].set_value(str(tmp_path / "nope")).run()
     assert not at.exception and "not allowed or not found" in at.sidebar.error[0].value
@@ -141,14 +141,14 @@ def wav_header(sample_rate: int, data_bytes: int) -> bytes:
 
 
 def test_bad_uploads_are_one_line_each_and_the_good_one_is_placed(demo_collection) -> None:
-    at = page("pages/place.py", demo_collection)
+    at = page("app_pages/place.py", demo_collection)
     bad_uploads_one_line_each(at, [("zero_rate.wav", wav_header(0, 32000) + bytes(32000))])
 
 
 @pytest.mark.xfail(strict=False, reason="libsndfile reads a truncated WAV silently (478 samples here): the "
                    "check that the header's length matches the file belongs to shrooms.audio (audio branch)")
 def test_a_truncated_wav_upload_is_one_line(demo_collection) -> None:
-    at = page("pages/place.py", demo_collection)
+    at = page("app_pages/place.py", demo_collection)
     claims_30s = wav_header(16000, 30 * 16000 * 2)
     bad_uploads_one_line_each(at, [("claims_30s.wav", claims_30s + bytes(1000 - len(claims_30s)))])  # 1,000 bytes
 
@@ -168,7 +168,7 @@ def bad_uploads_one_line_each(at: AppTest, bad: list[tuple[str, bytes]]) -> None
 
 def test_uploads_are_keyed_by_content_not_name(demo_collection) -> None:
     """Two different files with one name are two uploads; the same bytes twice are one."""
-    at = page("pages/place.py", demo_collection)
+    at = page("app_pages/place.py", demo_collection)
     a, b = (FORMATS / "rwc_jazz_m01.wav").read_bytes(), (FORMATS / "brid_samba_stereo.wav").read_bytes()
     at.file_uploader[0].set_value([("song.wav", a, "audio/wav"), ("song.wav", b, "audio/wav"),
                                    ("again.wav", a, "audio/wav")]).run()
@@ -198,7 +198,7 @@ def test_a_page_error_is_one_line_not_a_traceback(demo_collection, monkeypatch) 
     with SHROOMS_DEBUG=1."""
     monkeypatch.setattr("shrooms.views.tagger_status", lambda coll: 1 / 0)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.run()  # one run only: AppTest resets Streamlit's pages-folder flag on every run
+    at.run()
     assert not at.exception
     assert [e.value for e in at.error] == ["Something went wrong: ZeroDivisionError: division by zero "
                                            "(set SHROOMS_DEBUG=1 for details)"]
@@ -210,7 +210,7 @@ def test_library_roots_refuse_outside_and_missing_alike(demo_collection, tmp_pat
     (inside / "jazz").mkdir(parents=True)
     (inside / "jazz" / "a.wav").symlink_to(FORMATS / "rwc_jazz_m01.wav")
     monkeypatch.setenv("SHROOMS_LIBRARY_ROOTS", f"{inside}:{tmp_path / 'other'}")
-    at = page("pages/home.py", demo_collection)
+    at = page("app_pages/home.py", demo_collection)
     at.sidebar.radio[0].set_value("folder").run()
     messages = {}
     for name, path in (("outside", "/usr/share"), ("missing", str(inside / "nope"))):

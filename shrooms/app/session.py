@@ -12,7 +12,7 @@ from typing import Callable
 
 import pandas as pd
 import streamlit as st
-from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
+from streamlit.runtime.scriptrunner_utils.exceptions import RerunException, StopException
 
 from .. import views
 from ..analysis import confusion_for, report
@@ -31,10 +31,13 @@ SYSTEM_FOLDERS = ("proc", "sys", "dev", "run", "boot", "etc")
 
 def run_page(run: Callable[[], object]) -> None:
     """The app's error boundary: run a page (`run`); any error it raises becomes ONE `st.error` line (the full
-    traceback only with `SHROOMS_DEBUG=1`). Streamlit's own rerun/stop control flow passes through."""
+    traceback only with `SHROOMS_DEBUG=1`). `st.stop()` ends the page (the app's tail still runs);
+    `st.rerun()` passes through to Streamlit."""
     try:
         run()
-    except ScriptControlException:
+    except StopException:
+        pass
+    except RerunException:
         raise
     except Exception as exc:  # noqa: BLE001 -- the boundary: nothing reaches the user as a traceback
         first = (str(exc).strip().splitlines() or [""])[0]
@@ -150,6 +153,10 @@ def pick_collection() -> tuple[str, Collection]:
         st.stop()
     st.session_state[COLLECTION_KEY] = spec
     st.query_params["collection"] = spec
+    if spec == "demo" and not st.session_state.get("demo_started"):
+        st.session_state["demo_started"] = True  # first start: compute the demo on the spot, fcn first
+        status = views.tagger_status(coll)
+        queue_precompute(spec, list(status[(status["weights"] == "available") & ~status["complete"]]["key"]))
     st.sidebar.caption(f"{coll.name}: {len(coll.tracks)} tracks, {len(coll.labels)} labels")
     return spec, coll
 

@@ -44,10 +44,6 @@ if got:
 
 status = views.tagger_status(coll)
 todo = list(status[(status["weights"] == "available") & ~status["complete"]]["key"])
-if coll.kind == "demo" and todo and not st.session_state.get("demo_started"):
-    st.session_state["demo_started"] = True  # first start: the demo is computed on the spot, fcn first
-    session.queue_precompute(spec, todo)
-
 st.subheader("Taggers")
 running = session.running_tagger()
 if running:
