@@ -28,7 +28,7 @@ by = c4.selectbox("Colour by", views.COLOUR_BY, key="explore_colour")
 session.to_url(tagger=key, view=f"{dims}d", projection=method, colour=by)
 if key not in available:
     session.to_url(track=None)
-    if session.running_tagger():
+    if session.running_tagger(spec):
         st.info(f"{TAGGERS[key].name}'s embeddings are being computed (progress in the sidebar): the map "
                 "appears as soon as they are done.")
     else:

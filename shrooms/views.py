@@ -119,7 +119,8 @@ def map_figure(frame: pd.DataFrame, colour: pd.Series, dims: int = 2, title: str
                       dragmode="pan" if dims == 2 else "orbit", uirevision=title)
     if dims == 2:
         for axis, update in (("x", fig.update_xaxes), ("y", fig.update_yaxes)):
-            values = np.concatenate([frame[axis].to_numpy(float)] + [[u["xy"]["xy".index(axis)]] for u in uploads or []])
+            values = np.concatenate([frame[axis].to_numpy(float)]
+                                    + [[u["xy"]["xy".index(axis)]] for u in uploads or []])
             low, high = float(values.min()), float(values.max())
             pad = 0.04 * (high - low or 1.0)
             update(showticklabels=False, title=None, range=[low - pad, high + pad], zeroline=False)

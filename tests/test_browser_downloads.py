@@ -75,7 +75,8 @@ def gtzan_archive() -> bytes:
 @pytest.fixture(scope="module")
 def files_server():
     Files.files = {"/genres.tar.gz": gtzan_archive(),
-                   "/jamendo/crnn/best_model.pth": (SHARED / "weights" / "jamendo" / "crnn" / "best_model.pth").read_bytes()}
+                   "/jamendo/crnn/best_model.pth": (SHARED / "weights" / "jamendo" / "crnn" / "best_model.pth")
+                   .read_bytes()}
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -106,7 +107,7 @@ def test_get_the_weights_downloads_what_the_server_has_and_says_what_failed(app)
     no_traceback(page)
     assert (cache / "weights" / "jamendo" / "crnn" / "best_model.pth").is_file()
     label = page.get_by_role("button", name="Get the weights").inner_text()
-    assert "CRNN" not in label and "Musicnn" in label  # CRNN is no longer missing
+    assert "6 taggers" in label  # CRNN is no longer missing
     page.close()
 
 
@@ -124,7 +125,8 @@ def test_get_gtzan_cut_off_then_resumed_then_offered_for_computing(app) -> None:
     assert list((cache / "downloads").glob("*.part")), "the partial download is kept"
     settle(page)
     page.get_by_role("button", name="Get GTZAN (1.2 GB)").click()
-    page.wait_for_selector("text=/Compute embeddings for crnn/", timeout=90_000)  # offered for computing (weights from the test before)
+    # offered for computing (with the weights the test before downloaded)
+    page.wait_for_selector("text=/Compute embeddings for crnn/", timeout=90_000)
     settle(page)
     no_traceback(page)
     assert Files.ranges[0] is None and Files.ranges[1].startswith("bytes=") and Files.ranges[1] != "bytes=0-"

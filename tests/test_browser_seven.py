@@ -5,7 +5,6 @@ one map is highlighted in all seven."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -13,6 +12,7 @@ import torch
 from shrooms.collections import folder_collection
 from shrooms.precompute import precompute
 from shrooms.taggers import TAGGERS
+from shrooms.views import map_frame
 
 from .audio_files import FORMATS
 from .browser import SHOTS, chromium, no_traceback, settle, skip_without_chromium, streamlit
@@ -54,8 +54,11 @@ def app(tmp_path_factory, monkeypatch_module):
     for name, value in env.items():
         monkeypatch_module.setenv(name, value)
     music = small_collection(root / "music")
-    summary = precompute(folder_collection(music), list(TAGGERS), show_bar=False)
+    coll = folder_collection(music)
+    summary = precompute(coll, list(TAGGERS), show_bar=False)
     assert not summary.unavailable and not summary.failed
+    for key in TAGGERS:  # fit (and cache) the seven t-SNE maps here, not inside the page's run
+        map_frame(coll, key, "tsne", 2)
     with streamlit(env) as (base, _, _), chromium() as browser:
         yield base, music, browser
 
@@ -85,7 +88,7 @@ def test_compare_draws_seven_maps_and_links_a_selection(app) -> None:
     page.goto(f"{base}/compare?collection={music}")
     try:
         page.wait_for_function(f"() => ({MAPS})().length === 7 && "
-                               "document.querySelectorAll('.js-plotly-plot').length === 14", timeout=240_000)
+                               "document.querySelectorAll('.js-plotly-plot').length === 14", timeout=400_000)
     finally:
         page.screenshot(path=str(SHOTS.parent.parent / ".pytest_cache" / "compare-seven-wait.png"), full_page=True)
     settle(page)

@@ -198,10 +198,9 @@ def continue_precompute() -> None:
     st.rerun()
 
 
-def running_tagger() -> str | None:
-    """The tagger being (or next to be) computed, if any."""
-    queue = st.session_state.get(QUEUE_KEY, [])
-    return queue[0][1] if queue else None
+def running_tagger(spec: str) -> str | None:
+    """The tagger being (or next to be) computed on collection `spec`, if any."""
+    return next((key for where, key in st.session_state.get(QUEUE_KEY, []) if where == spec), None)
 
 
 def byte_progress(label: str) -> Callable[[int, int | None], None]:
