@@ -45,6 +45,7 @@ def one_start(port: int) -> tuple[float, float, float]:
                 page.goto(f"http://127.0.0.1:{port}/explore")
                 page.wait_for_function(POINTS, timeout=600_000)
                 first = time.perf_counter() - start
+                print(f"first map in Chromium after {first:.1f} s (server healthy after {healthy:.1f} s)", flush=True)
                 page.wait_for_function("() => !document.body.innerText.includes('Computing ')", timeout=600_000,
                                        polling=500)
                 done = time.perf_counter() - start
