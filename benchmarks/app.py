@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     keys = list(available_taggers()[0])
     precompute(load_collection(args.collection), keys, show_bar=False)
-    at = AppTest.from_file(str(ROOT / "pages" / "explore.py"), default_timeout=300)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "explore.py"), default_timeout=300)
     first = timed(at.run)  # fits or loads every map it needs, fills Streamlit's caches
     print(f"Explore, first render (maps from disk or fitted): {first:.2f} s")
     for key in keys:  # warm every tagger once, as a user flying over them would

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -29,7 +30,9 @@ def fetch(url: str, dest: Path, sha256: str | None = None, label: str | None = N
           timeout: float = 30.0, progress: Callable[[int, int | None], None] | None = None) -> Path:
     """Download `url` to `dest`: appends to `dest.part` (resuming a killed download with an HTTP Range
     request), checks the sha256 where known, then renames into place so `dest` is never half written.
-    `progress(bytes_done, bytes_total)` is called after each block (total None when unknown)."""
+
+    `progress(bytes_done, bytes_total)` is called after every block (and once at the start, with the bytes a
+    resumed download already has); `bytes_total` is None when the server does not say."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -43,6 +46,8 @@ def fetch(url: str, dest: Path, sha256: str | None = None, label: str | None = N
                     total=total, initial=have, unit="B", unit_scale=True, desc=label or dest.name,
                     disable=None) as bar:
                 done = have
+                if progress:
+                    progress(done, total)
                 for block in iter(lambda: response.read(CHUNK), b""):
                     out.write(block)
                     bar.update(len(block))
@@ -57,8 +62,8 @@ def fetch(url: str, dest: Path, sha256: str | None = None, label: str | None = N
             pass
         else:
             raise ShroomsError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:  # offline, refused, cut off
+        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
         raise ShroomsError(f"download of {url} failed: {reason} (offline? the partial file is kept "
                            f"at {part} and the next try resumes it)") from None
     if sha256 and sha256_of(part) != sha256:

@@ -22,6 +22,7 @@ COLOUR_BY = ("label", "cluster", "top tag", "tag probability")
 PALETTE = qualitative.Dark24 + qualitative.Light24
 PLAYABLE = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".flac": "audio/flac"}
 UPLOAD_COLOUR = "#ff1493"
+SVG_MAX_POINTS = 5000  # up to this many points a map is SVG: no WebGL context (browsers allow ~16 per page)
 
 
 def short_tag(tag: str) -> str:
@@ -71,17 +72,20 @@ def colour_values(collection: Collection, key: str, frame: pd.DataFrame, by: str
     results = Store(collection).load(key)
     if by == "tag probability":
         return pd.Series(results.tags[:, TAGGERS[key].tags.index(tag)], index=frame.index)
-    clusters = cluster_labels(preprocessed(results.embeddings), k or max(2, len(collection.labels) or 8), "kmeans")
+    k = min(k or max(2, len(collection.labels) or 8), len(frame))  # never more clusters than stored tracks
+    clusters = cluster_labels(preprocessed(results.embeddings), k, "kmeans")
     return pd.Series([f"cluster {c}" for c in clusters], index=frame.index)
 
 
 def map_figure(frame: pd.DataFrame, colour: pd.Series, dims: int = 2, title: str = "",
                highlight: set[str] | None = None, uploads: list[dict] | None = None,
                height: int = 600) -> go.Figure:
-    """The collection as WebGL points (2-D) or a 3-D scatter, identified by `customdata` = track id.
-    `highlight` enlarges those tracks and fades the rest; `uploads` ({name, xy|xyz}) are drawn on top."""
+    """The collection as 2-D points (SVG up to `SVG_MAX_POINTS`, WebGL above) or a 3-D scatter, identified by
+    `customdata` = track id. `highlight` enlarges those tracks and fades the rest; `uploads` ({name, xy|xyz})
+    are drawn on top. The 2-D axes span the data (so the points fill the frame whatever its shape), the 3-D
+    scene is a cube, and the legend sits right of the plot, below the modebar."""
     fig = go.Figure()
-    trace = go.Scattergl if dims == 2 else go.Scatter3d
+    trace = (go.Scattergl if len(frame) > SVG_MAX_POINTS else go.Scatter) if dims == 2 else go.Scatter3d
     axes = ["x", "y"] if dims == 2 else ["x", "y", "z"]
     size = 7 if dims == 2 else 3
     def marker(rows: pd.Series, **extra) -> dict:
@@ -109,12 +113,19 @@ def map_figure(frame: pd.DataFrame, colour: pd.Series, dims: int = 2, title: str
                             hovertext=[f"<b>{up['name']}</b> (your track)"], hoverinfo="text",
                             marker=dict(size=18 if dims == 2 else 9, color=UPLOAD_COLOUR, symbol="diamond",
                                         line=dict(width=2, color="black"))))
-    fig.update_layout(title=title, height=height, margin=dict(l=0, r=0, t=40 if title else 10, b=0),
-                      legend=dict(itemsizing="constant"), dragmode="pan" if dims == 2 else "orbit",
-                      uirevision=title)
+    fig.update_layout(title=dict(text=title, y=0.98, yanchor="top"), height=height,
+                      margin=dict(l=0, r=0, t=40, b=0),  # the modebar lives in the top margin, above the legend
+                      legend=dict(itemsizing="constant", y=1, yanchor="top"),
+                      dragmode="pan" if dims == 2 else "orbit", uirevision=title)
     if dims == 2:
-        fig.update_xaxes(showticklabels=False, title=None)
-        fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
+        for axis, update in (("x", fig.update_xaxes), ("y", fig.update_yaxes)):
+            values = np.concatenate([frame[axis].to_numpy(float)]
+                                    + [[u["xy"]["xy".index(axis)]] for u in uploads or []])
+            low, high = float(values.min()), float(values.max())
+            pad = 0.04 * (high - low or 1.0)
+            update(showticklabels=False, title=None, range=[low - pad, high + pad], zeroline=False)
+    else:
+        fig.update_scenes(aspectmode="cube")
     return fig
 
 

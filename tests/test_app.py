@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import struct
+
+import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -22,7 +26,7 @@ def page(name: str, demo_collection) -> AppTest:
 
 
 def test_home_shows_status_and_scores(demo_collection) -> None:
-    at = page("pages/home.py", demo_collection)
+    at = page("app_pages/home.py", demo_collection)
     status = at.dataframe[0].value
     assert list(status["key"]) == ["fcn", "musicnn", "crnn", "sample", "se", "attention", "hcnn"]
     assert list(status["weights"]).count("weights not available") == 4
@@ -31,11 +35,11 @@ def test_home_shows_status_and_scores(demo_collection) -> None:
     scores = at.dataframe[1].value
     assert list(scores.index) == ["FCN", "Musicnn", "CRNN"] and "Hungarian k-means" in scores.columns
     assert sum(str(v).startswith("★") for v in scores["kNN accuracy"]) >= 1
-    assert not at.button  # nothing left to compute
+    assert [b.key for b in at.button] == ["get_gtzan", "get_weights"]  # nothing left to compute
 
 
 def test_explore_switches_tagger_view_projection_and_colouring(demo_collection) -> None:
-    at = page("pages/explore.py", demo_collection)
+    at = page("app_pages/explore.py", demo_collection)
     for key in ("musicnn", "crnn", "fcn"):
         at.selectbox(key="explore_tagger").set_value(key).run()
         assert not at.exception
@@ -50,7 +54,7 @@ def test_explore_switches_tagger_view_projection_and_colouring(demo_collection) 
 
 
 def test_explore_track_search_shows_player_tags_and_playable_neighbours(demo_collection) -> None:
-    at = page("pages/explore.py", demo_collection)
+    at = page("app_pages/explore.py", demo_collection)
     at.selectbox(key="explore_search").set_value("jazz/jazz.03").run()
     assert not at.exception
     assert at.subheader[0].value == "jazz/jazz.03 · jazz"
@@ -59,25 +63,25 @@ def test_explore_track_search_shows_player_tags_and_playable_neighbours(demo_col
 
 
 def test_explore_reports_an_unavailable_tagger(demo_collection) -> None:
-    at = page("pages/explore.py", demo_collection)
+    at = page("app_pages/explore.py", demo_collection)
     at.selectbox(key="explore_tagger").set_value("hcnn").run()
     assert not at.exception and "weights not available" in at.warning[0].value
 
 
 def test_place_an_uploaded_real_recording(demo_collection) -> None:
-    at = page("pages/place.py", demo_collection)
+    at = page("app_pages/place.py", demo_collection)
     song = FORMATS / "carnatic_saraga_bhuvini_dasudane.mp3"
     at.file_uploader[0].set_value((song.name, song.read_bytes(), "audio/mpeg")).run()
     assert not at.exception and not at.error
     assert at.subheader[0].value == song.name
     assert [t.label for t in at.tabs] == ["FCN", "Musicnn", "CRNN"]
-    assert len(at.get("audio")) == 3 * 5  # five playable neighbours per tagger
-    at.button(key=f"remove_{song.name}").click().run()
+    assert len(at.get("audio")) == 1 + 3 * 5  # the upload itself, then five playable neighbours per tagger
+    at.button(key=f"remove_{hashlib.sha256(song.read_bytes()).hexdigest()}").click().run()
     assert not at.exception and not at.subheader
 
 
 def test_a_non_audio_upload_shows_an_error_and_the_page_keeps_working(demo_collection) -> None:
-    at = page("pages/place.py", demo_collection)
+    at = page("app_pages/place.py", demo_collection)
     song = FORMATS / "rwc_jazz_m01.wav"
     at.file_uploader[0].set_value([("notes.mp3", b"<html>this is not audio</html>" * 40, "audio/mpeg"),
                                    (song.name, song.read_bytes(), "audio/wav")]).run()
@@ -87,7 +91,7 @@ def test_a_non_audio_upload_shows_an_error_and_the_page_keeps_working(demo_colle
 
 
 def test_compare_shows_maps_scores_and_confusions(demo_collection) -> None:
-    at = page("pages/compare.py", demo_collection)
+    at = page("app_pages/compare.py", demo_collection)
     assert at.multiselect(key="compare_taggers").value == ["fcn", "musicnn", "crnn"]
     scores = at.dataframe[0].value
     assert list(scores.index) == ["FCN", "Musicnn", "CRNN"]
@@ -98,10 +102,10 @@ def test_compare_shows_maps_scores_and_confusions(demo_collection) -> None:
 
 
 def test_an_unreadable_folder_path_is_an_error_not_a_crash(demo_collection, tmp_path) -> None:
-    at = page("pages/home.py", demo_collection)
+    at = page("app_pages/home.py", demo_collection)
     at.sidebar.radio[0].set_value("folder").run()
     at.sidebar.text_input[0].set_value(str(tmp_path / "nope")).run()
-    assert not at.exception and "no such folder" in at.sidebar.error[0].value
+    assert not at.exception and "not allowed or not found" in at.sidebar.error[0].value
 
 
 def test_the_router_opens_home_by_default(demo_collection) -> None:
@@ -110,8 +114,8 @@ def test_the_router_opens_home_by_default(demo_collection) -> None:
 
 
 def test_first_start_with_nothing_on_disk_computes_the_demo(private_cache, tmp_path, monkeypatch) -> None:
-    """An empty cache: the home page synthesises the demo and precomputes it on the spot (here with
-    Musicnn's weights only, to keep the test short)."""
+    """An empty cache: the home page synthesises the demo and the app precomputes it on the spot, one
+    tagger per run (here with Musicnn's weights only, to keep the test short)."""
     from .conftest import SHARED
     weights = tmp_path / "weights" / "jamendo" / "musicnn"
     weights.mkdir(parents=True)
@@ -119,7 +123,7 @@ def test_first_start_with_nothing_on_disk_computes_the_demo(private_cache, tmp_p
     monkeypatch.setenv("SHROOMS_WEIGHTS_DIR", str(tmp_path / "weights"))
     st.cache_resource.clear()  # collections cached by earlier tests point at the session's cache
     st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "pages" / "home.py"), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     status = at.dataframe[0].value.set_index("key")
@@ -129,3 +133,93 @@ def test_first_start_with_nothing_on_disk_computes_the_demo(private_cache, tmp_p
     assert len(Store(demo_collection()).load("musicnn").tracks) == 96
     st.cache_resource.clear()  # leave no collection pointing at this test's cache
     st.cache_data.clear()
+
+
+def wav_header(sample_rate: int, data_bytes: int) -> bytes:
+    """A 16-bit mono PCM WAV header, written by hand so it can lie (sample rate 0, a data size the file
+    does not have)."""
+    fmt = struct.pack("<HHIIHH", 1, 1, sample_rate, sample_rate * 2, 2, 16)
+    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt
+            + b"data" + struct.pack("<I", data_bytes))
+
+
+def test_bad_uploads_are_one_line_each_and_the_good_one_is_placed(demo_collection) -> None:
+    at = page("app_pages/place.py", demo_collection)
+    bad_uploads_one_line_each(at, [("zero_rate.wav", wav_header(0, 32000) + bytes(32000))])
+
+
+@pytest.mark.xfail(strict=False, reason="libsndfile reads a truncated WAV silently (478 samples here): the "
+                   "check that the header's length matches the file belongs to shrooms.audio (audio branch)")
+def test_a_truncated_wav_upload_is_one_line(demo_collection) -> None:
+    at = page("app_pages/place.py", demo_collection)
+    claims_30s = wav_header(16000, 30 * 16000 * 2)
+    bad_uploads_one_line_each(at, [("claims_30s.wav", claims_30s + bytes(1000 - len(claims_30s)))])  # 1,000 bytes
+
+
+def bad_uploads_one_line_each(at: AppTest, bad: list[tuple[str, bytes]]) -> None:
+    """Upload `bad` files then a good one: one error line per bad file, naming it; the good one placed."""
+    song = FORMATS / "rwc_jazz_m01.wav"
+    at.file_uploader[0].set_value([(name, data, "audio/wav") for name, data in bad]
+                                  + [(song.name, song.read_bytes(), "audio/wav")]).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == len(bad) and all("\n" not in e for e in errors), errors
+    assert all(e.startswith(name + ":") for e, (name, _) in zip(errors, bad)), errors
+    assert [s.value for s in at.subheader] == [song.name]
+    assert len(at.get("audio")) == 1 + 3 * 5  # the upload itself, then five neighbours per tagger
+
+
+def test_uploads_are_keyed_by_content_not_name(demo_collection) -> None:
+    """Two different files with one name are two uploads; the same bytes twice are one."""
+    at = page("app_pages/place.py", demo_collection)
+    a, b = (FORMATS / "rwc_jazz_m01.wav").read_bytes(), (FORMATS / "brid_samba_stereo.wav").read_bytes()
+    at.file_uploader[0].set_value([("song.wav", a, "audio/wav"), ("song.wav", b, "audio/wav"),
+                                   ("again.wav", a, "audio/wav")]).run()
+    assert not at.exception and not at.error
+    assert [s.value for s in at.subheader] == ["song.wav", "song.wav"]
+    digests = {k[1] for k in at.session_state["uploads"]}
+    assert digests == {hashlib.sha256(a).hexdigest(), hashlib.sha256(b).hexdigest()}
+
+
+def test_cluster_colouring_with_fewer_tracks_than_clusters(tmp_path) -> None:
+    """A labelled folder of 5 real clips in 5 labels, coloured by (at most 5) clusters, does not raise."""
+    from shrooms.collections import folder_collection
+    from shrooms.precompute import precompute
+    from shrooms.views import colour_values, map_frame
+    for n, song in enumerate(sorted(FORMATS.iterdir())[:5]):
+        (tmp_path / f"label{n}").mkdir()
+        (tmp_path / f"label{n}" / song.name).symlink_to(song)
+    coll = folder_collection(tmp_path)
+    precompute(coll, ["musicnn"], show_bar=False)
+    frame = map_frame(coll, "musicnn", "pca", 2)
+    colour = colour_values(coll, "musicnn", frame, "cluster", k=8)
+    assert len(colour) == len(frame) == 5 and colour.nunique() <= 5
+
+
+def test_a_page_error_is_one_line_not_a_traceback(demo_collection, monkeypatch) -> None:
+    """The error boundary in app.py: an unexpected error in a page is one st.error line; details only
+    with SHROOMS_DEBUG=1."""
+    monkeypatch.setattr("shrooms.views.tagger_status", lambda coll: 1 / 0)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Something went wrong: ZeroDivisionError: division by zero "
+                                           "(set SHROOMS_DEBUG=1 for details)"]
+    assert not at.code
+
+
+def test_library_roots_refuse_outside_and_missing_alike(demo_collection, tmp_path, monkeypatch) -> None:
+    inside = tmp_path / "music"
+    (inside / "jazz").mkdir(parents=True)
+    (inside / "jazz" / "a.wav").symlink_to(FORMATS / "rwc_jazz_m01.wav")
+    monkeypatch.setenv("SHROOMS_LIBRARY_ROOTS", f"{inside}:{tmp_path / 'other'}")
+    at = page("app_pages/home.py", demo_collection)
+    at.sidebar.radio[0].set_value("folder").run()
+    messages = {}
+    for name, path in (("outside", "/usr/share"), ("missing", str(inside / "nope"))):
+        at.sidebar.text_input[0].set_value(path).run()
+        assert not at.exception
+        messages[name] = at.sidebar.error[0].value.replace(path, "PATH")
+    assert messages["outside"] == messages["missing"] == "PATH: not allowed or not found"
+    at.sidebar.text_input[0].set_value(str(inside)).run()
+    assert not at.exception and not at.sidebar.error

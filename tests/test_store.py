@@ -63,12 +63,15 @@ def test_segments_are_one_row_per_chunk_with_its_start_and_the_revision_follows_
 def test_precisions_are_stored_apart_and_never_mixed(music, private_cache, monkeypatch) -> None:
     coll = folder_collection(music)
     with monkeypatch.context() as patch:
-        patch.setattr(Tagger, "precision", "bfloat16", raising=False)
+        patch.setenv("SHROOMS_PRECISION", "bf16")  # what `--precision bf16` sets
         assert precompute(coll, ["musicnn"], show_bar=False).computed == 3
+        assert len(Store(coll).load("musicnn").tracks) == 3  # read back in the precision asked for
     store = Store(coll)
-    assert len(store.load("musicnn").tracks) == 0 and len(store.load("musicnn", "bfloat16").tracks) == 3
+    assert len(store.load("musicnn").tracks) == 0 and len(store.load("musicnn", "bf16").tracks) == 3
     assert precompute(coll, ["musicnn"], show_bar=False).computed == 3  # float32: its own rows
-    assert len(store.load("musicnn").tracks) == 3 and len(store.load("musicnn", "bfloat16").tracks) == 3
+    assert len(store.load("musicnn").tracks) == 3 and len(store.load("musicnn", "bf16").tracks) == 3
+    bf16, f32 = store.load("musicnn", "bf16").embeddings, store.load("musicnn").embeddings
+    assert not np.array_equal(bf16, f32)  # really two computations, never mixed
 
 
 def test_a_row_whose_arrays_fail_their_checksum_is_invalid_and_recomputed(music, private_cache) -> None:

@@ -4,19 +4,50 @@ CLI and the app alike), the collection picker, and precompute with a progress ba
 
 from __future__ import annotations
 
+import os
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import RerunException, StopException
 
 from .. import views
 from ..analysis import confusion_for, report
-from ..collections import Collection, find_gtzan, load_collection
+from ..collections import Collection, download_gtzan, find_gtzan, load_collection
 from ..precompute import precompute
 from ..errors import ShroomsError
 from ..place import nearest
 from ..store import Store
-from ..taggers import TAGGERS, current_sha256, find_weights, missing_message
+from ..taggers import TAGGERS, current_sha256, download_weights, find_weights, missing_message
 
 COLLECTION_KEY = "collection_spec"
+QUEUE_KEY = "precompute_queue"
+REFUSED = "not allowed or not found"
+SYSTEM_FOLDERS = ("proc", "sys", "dev", "run", "boot", "etc")
+
+
+def run_page(run: Callable[[], object]) -> None:
+    """The app's error boundary: run a page (`run`); any error it raises becomes ONE `st.error` line (the full
+    traceback only with `SHROOMS_DEBUG=1`). `st.stop()` ends the page (the app's tail still runs);
+    `st.rerun()` passes through to Streamlit."""
+    try:
+        run()
+    except StopException:
+        pass
+    except RerunException:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- the boundary: nothing reaches the user as a traceback
+        first = (str(exc).strip().splitlines() or [""])[0]
+        if isinstance(exc, ShroomsError):
+            st.error(first)
+        else:
+            st.error(f"Something went wrong: {type(exc).__name__}: {first}"[:300]
+                     + ("" if os.environ.get("SHROOMS_DEBUG") == "1" else " (set SHROOMS_DEBUG=1 for details)"))
+        if os.environ.get("SHROOMS_DEBUG") == "1":
+            st.code("".join(traceback.format_exception(exc)))
 
 
 @st.cache_resource(show_spinner="Loading the collection (on first start the demo is synthesised: about 10 s)…")
@@ -62,9 +93,42 @@ def stored_keys(coll: Collection) -> list[str]:
     return [k for k in TAGGERS if find_weights(TAGGERS[k]) and len(store.load(k).tracks) >= 4]
 
 
+def library_roots() -> list[Path]:
+    """The folders `SHROOMS_LIBRARY_ROOTS` (colon-separated) allows the folder box to open; [] = any."""
+    return [Path(p).expanduser().resolve() for p in os.environ.get("SHROOMS_LIBRARY_ROOTS", "").split(":") if p]
+
+
+def allowed_folder(path: str) -> str:
+    """`path` resolved, if it is a folder the app may open: under a library root when roots are set, never
+    `/` or a system folder. Outside the roots and missing give the SAME one-line error, so the box cannot
+    be used to probe which folders exist."""
+    resolved = Path(path).expanduser().resolve()
+    roots = library_roots()
+    if roots and not any(resolved.is_relative_to(root) for root in roots):
+        raise ShroomsError(f"{path}: {REFUSED}")
+    if not resolved.is_dir():
+        raise ShroomsError(f"{path}: {REFUSED}")
+    if resolved == Path(resolved.anchor) or resolved.parts[1] in SYSTEM_FOLDERS:
+        raise ShroomsError(f"{path}: a system folder, not a music folder: pick the folder holding your music")
+    return str(resolved)
+
+
+def open_collection(spec: str) -> Collection:
+    """`demo`, `gtzan` or an allowed folder → the (cached) collection, or a one-line ShroomsError."""
+    return collection(spec if spec in ("demo", "gtzan") else allowed_folder(spec))
+
+
 def pick_collection() -> tuple[str, Collection]:
-    """Sidebar picker: the demo, GTZAN when found, or a folder path. Remembered across pages."""
+    """Sidebar picker: the demo, GTZAN when found, or a folder path. Remembered across pages and kept
+    in the URL (`?collection=`); a link naming a collection that is not here falls back with a note."""
     options = ["demo"] + (["gtzan"] if find_gtzan() else []) + ["folder"]
+    if COLLECTION_KEY not in st.session_state and "collection" in st.query_params:
+        wanted = st.query_params["collection"]
+        try:
+            open_collection(wanted)
+            st.session_state[COLLECTION_KEY] = wanted
+        except ShroomsError as exc:
+            st.info(f"The link's collection is not available here ({exc}): showing the demo instead.")
     current = st.session_state.get(COLLECTION_KEY, "demo")
     labels = {"demo": "Demo (generated)", "gtzan": "GTZAN", "folder": "A music folder…"}
     choice = st.sidebar.radio("Collection", options, format_func=labels.get,
@@ -78,27 +142,134 @@ def pick_collection() -> tuple[str, Collection]:
             st.stop()
         spec = path
     try:
-        coll = collection(spec)
+        coll = open_collection(spec)
     except ShroomsError as exc:
         st.sidebar.error(str(exc))
         st.stop()
     st.session_state[COLLECTION_KEY] = spec
+    st.query_params["collection"] = spec
+    if spec == "demo" and not st.session_state.get("demo_started"):
+        st.session_state["demo_started"] = True  # first start: compute the demo on the spot, fcn first
+        status = views.tagger_status(coll)
+        queue_precompute(spec, list(status[(status["weights"] == "available") & ~status["complete"]]["key"]))
     st.sidebar.caption(f"{coll.name}: {len(coll.tracks)} tracks, {len(coll.labels)} labels")
     return spec, coll
 
 
-def run_precompute(coll: Collection, keys: list[str]) -> None:
+def run_precompute(coll: Collection, keys: list[str], what: str | None = None) -> None:
     """Precompute with an `st.progress` bar and an ETA, then refresh the cached views."""
-    bar = st.progress(0.0, text=f"Computing embeddings of {coll.name}…")
+    what = what or f"Computing embeddings of {coll.name}"
+    bar = st.progress(0.0, text=f"{what}…")
 
     def progress(done: int, total: int, elapsed: float) -> None:
         eta = elapsed / max(done, 1) * (total - done)
-        bar.progress(done / max(total, 1), text=f"{done} / {total} tracks · {done / max(elapsed, 1e-9):.1f} tracks/s"
-                                                 f" · about {eta:.0f} s left")
+        bar.progress(done / max(total, 1), text=f"{what}: {done} / {total} tracks · "
+                                                 f"{done / max(elapsed, 1e-9):.1f} tracks/s · about {eta:.0f} s left")
 
     summary = precompute(coll, keys, progress=progress, show_bar=False)
     bar.empty()
     st.toast(summary.lines()[0])
+
+
+def queue_precompute(spec: str, keys: list[str]) -> None:
+    """Ask for `keys` to be computed on collection `spec`, one tagger at a time (see `continue_precompute`)."""
+    queue = st.session_state.setdefault(QUEUE_KEY, [])
+    queue.extend((spec, k) for k in keys if (spec, k) not in queue)
+
+
+def continue_precompute() -> None:
+    """Run the next queued tagger, then rerun: the pages show each tagger's map as soon as it is done,
+    and the sidebar says which tagger is running. Called by app.py after the page has been drawn, so the
+    page stays usable; an interaction interrupts it and the next run resumes (the store keeps what is done)."""
+    queue = st.session_state.get(QUEUE_KEY, [])
+    if not queue:
+        return
+    spec, key = queue[0]
+    coll = open_collection(spec)
+    with st.sidebar:
+        st.caption(f"Computing {TAGGERS[key].name} on {coll.name} ({len(queue)} of the queued taggers left)")
+        run_precompute(coll, [key], what=f"{TAGGERS[key].name}")
+    queue.pop(0)
+    st.rerun()
+
+
+def running_tagger(spec: str) -> str | None:
+    """The tagger being (or next to be) computed on collection `spec`, if any."""
+    return next((key for where, key in st.session_state.get(QUEUE_KEY, []) if where == spec), None)
+
+
+def byte_progress(label: str) -> Callable[[int, int | None], None]:
+    """An `st.progress` bar for `download.fetch`: bytes, speed and time left, redrawn at most 5 times a second."""
+    bar = st.progress(0.0, text=f"{label}: connecting…")
+    start, last = time.perf_counter(), [0.0]
+    first: list[int] = []
+
+    def progress(done: int, total: int | None) -> None:
+        now = time.perf_counter()
+        if not first:
+            first.append(done)  # a resumed download starts with the bytes it already has
+        if now - last[0] < 0.2 and done != total:
+            return
+        last[0] = now
+        speed = (done - first[0]) / max(now - start, 1e-9)
+        text = f"{label}: {done / 1e6:.1f}" + (f" / {total / 1e6:.1f} MB" if total else " MB")
+        text += f" · {speed / 1e6:.1f} MB/s"
+        if total and speed > 0:
+            text += f" · about {(total - done) / speed:.0f} s left"
+        bar.progress(min(done / total, 1.0) if total else 0.0, text=text)
+
+    return progress
+
+
+def get_gtzan() -> bool:
+    """Download and extract GTZAN (URL from `$SHROOMS_GTZAN_URL`) with a progress bar; True when it is
+    there. A failure is one `st.error` line; the partial download is kept, so the next try resumes it."""
+    try:
+        download_gtzan(progress=byte_progress("GTZAN"))
+    except ShroomsError as exc:
+        st.error(str(exc).splitlines()[0])
+        return False
+    return True
+
+
+def get_weights(keys: list[str]) -> tuple[list[str], list[str]]:
+    """Download each tagger's weights (URL base from `$SHROOMS_WEIGHTS_URL`) with a progress bar.
+    Returns the keys now available and one line per tagger that failed."""
+    got, failed = [], []
+    for key in keys:
+        try:
+            download_weights(TAGGERS[key], progress=byte_progress(f"{TAGGERS[key].name} weights"))
+            got.append(key)
+        except ShroomsError as exc:
+            failed.append(f"{TAGGERS[key].name}: {str(exc).splitlines()[0]}")
+    return got, failed
+
+
+def from_url(widget: str, param: str, options: list, parse: Callable[[str], object] = str) -> None:
+    """Seed a widget from the URL's `param` on the session's first run of the page, so reloads and shared
+    links restore the view. A value that no longer exists falls back to the default with a one-line note."""
+    if widget in st.session_state or param not in st.query_params:
+        return
+    raw = st.query_params[param]
+    try:
+        value = parse(raw)
+    except ValueError:
+        value = None
+    if value in options:
+        st.session_state[widget] = value
+    else:
+        st.caption(f"The link's {param} “{raw}” is not available here: showing the default instead.")
+
+
+def to_url(**params) -> None:
+    """Write the view into the URL (`st.query_params`); None removes a parameter."""
+    for name, value in params.items():
+        if value is None or value == "" or value == []:
+            st.query_params.pop(name, None)
+        elif isinstance(value, list):
+            st.query_params[name] = ",".join(map(str, value))
+        else:
+            st.query_params[name] = str(value)
 
 
 def tagger_label(key: str, available: list[str]) -> str:

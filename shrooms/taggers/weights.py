@@ -82,10 +82,11 @@ def build_model(spec: TaggerSpec, state: dict[str, torch.Tensor], source: str) -
     return model.eval()
 
 
-def download_weights(spec: TaggerSpec) -> Path:
-    """Fetch `spec`'s checkpoint into the cache (atomic, sha256-checked) and check it loads strictly."""
+def download_weights(spec: TaggerSpec, progress=None) -> Path:
+    """Fetch `spec`'s checkpoint into the cache (atomic, sha256-checked) and check it loads strictly.
+    `progress(bytes_done, bytes_total)` is passed to `download.fetch`."""
     dest = cache_dir() / "weights" / spec.weights_path
-    fetch(weights_url(spec), dest, sha256=spec.sha256, label=f"{spec.key} weights")
+    fetch(weights_url(spec), dest, sha256=spec.sha256, label=f"{spec.key} weights", progress=progress)
     try:
         build_model(spec, read_state_dict(dest), str(dest))
     except ShroomsError:

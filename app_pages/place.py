@@ -1,5 +1,8 @@
 """Place your track: upload songs and see where every tagger puts them on the collection's map."""
 
+import hashlib
+from pathlib import Path
+
 import streamlit as st
 
 from shrooms import views
@@ -17,55 +20,68 @@ if not available:
     st.warning("No tagger has embeddings of this collection yet: compute them on the Home page.")
     st.stop()
 
-uploads: dict = st.session_state.setdefault("uploads", {})
-seen: set = st.session_state.setdefault("seen_uploads", set())
+# Uploads are keyed by CONTENT and collection (sha256 of the bytes, spec), never by file name: two different
+# files with one name, or one file placed on two collections, stay distinct.
+uploads: dict = st.session_state.setdefault("uploads", {})  # (spec, sha256) -> (name, bytes, placed)
+failed: dict = st.session_state.setdefault("upload_errors", {})  # (spec, sha256) -> one-line message
+removed: set = st.session_state.setdefault("uploads_removed", set())  # not placed again while still dropped
 files = st.file_uploader(f"Drop one or more tracks (wav, mp3, flac, ogg, au; up to {MAX_MB} MB each)",
                          type=["wav", "mp3", "flac", "ogg", "au"], accept_multiple_files=True, key="uploader")
+current = []
 for f in files or []:
-    if (f.file_id, spec) in seen:
-        continue
-    seen.add((f.file_id, spec))
     data = f.getvalue()  # kept in memory only: never written to cache/ or the collection
+    ident = (spec, hashlib.sha256(data).hexdigest())
+    current.append(ident)
+    if ident in uploads or ident in failed or ident in removed:
+        continue
     if len(data) > MAX_MB * 2**20:
-        st.error(f"{f.name}: {len(data) / 2**20:.0f} MB is over the {MAX_MB} MB limit for uploads.")
+        failed[ident] = f"{f.name}: {len(data) / 2**20:.0f} MB is over the {MAX_MB} MB limit for uploads."
         continue
     bar = st.progress(0.0, text=f"Tagging {f.name}…")
     try:
         placed = place([data], coll, available, k=5, names=[f.name],
                        progress=lambda done, total, name=f.name: bar.progress(
                            done / total, text=f"{name}: {done} / {total} taggers"))[0]
+        if placed.error:  # an unreadable upload: one line, the other uploads carry on
+            failed[ident] = placed.error
+        else:
+            uploads[ident] = (f.name, data, placed)
     except ShroomsError as exc:
-        st.error(str(exc))
-        continue
+        message = str(exc).strip().splitlines()[0]
+        failed[ident] = message if f.name in message else f"{f.name}: {message}"
+    except Exception as exc:  # noqa: BLE001 -- one bad file is one line; the others are still placed
+        failed[ident] = f"{f.name}: could not be placed ({type(exc).__name__}: {str(exc).strip()[:200]})"
     finally:
         bar.empty()
-    if placed.error:  # an unreadable upload: one line, the other uploads carry on
-        st.error(placed.error)
-        continue
-    for line in placed.warnings:
-        st.warning(line)
-    uploads[f.name] = (spec, placed)
+for ident in current:
+    if ident in failed:
+        st.error(failed[ident])
 
-mine = {name: placed for name, (where, placed) in uploads.items() if where == spec}
+mine = {ident: entry for ident, entry in uploads.items() if ident[0] == spec}
 if not mine:
     st.caption(f"Your tracks will be placed on the {coll.name} maps of: "
                + ", ".join(TAGGERS[k].name for k in available) + ".")
-for name, placed in mine.items():
+for (_, digest), (name, data, placed) in mine.items():
     head, remove = st.columns([6, 1])
     head.subheader(name)
-    if remove.button("Remove", key=f"remove_{name}"):
-        del uploads[name]
+    if remove.button("Remove", key=f"remove_{digest}"):
+        del uploads[(spec, digest)]
+        removed.add((spec, digest))
         st.rerun()
+    st.caption(f"sha256 {digest[:12]}… · placed on {coll.name}")
+    for line in placed.warnings:  # e.g. truncated: decoded from what the file holds
+        st.warning(line)
+    st.audio(data, format=views.PLAYABLE.get(Path(name).suffix.lower(), "audio/wav"))
     tabs = st.tabs([TAGGERS[k].name for k in placed.models])
     for tab, (key, where) in zip(tabs, placed.models.items()):
         with tab:
             frame = session.map_frame(spec, key, "tsne", 2, version)
             colour = session.colours(spec, key, "tsne", 2, "label", None, version)
             figure = views.map_figure(frame, colour, 2, uploads=[{"name": name, "xy": where.xy}], height=480)
-            st.plotly_chart(figure, width="stretch", key=f"place_map_{name}_{key}")
+            st.plotly_chart(figure, width="stretch", key=f"place_map_{digest}_{key}")
             left, right = st.columns([2, 3])
             left.plotly_chart(views.tags_figure(where.top_tags(8), "top tags"), width="stretch",
-                              key=f"place_tags_{name}_{key}")
+                              key=f"place_tags_{digest}_{key}")
             with right:
                 session.show_neighbours(where.neighbours)
     for key, why in placed.unavailable.items():

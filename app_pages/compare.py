@@ -17,8 +17,15 @@ if len(available) < 2:
                                                        for k in TAGGERS if k not in available))
     st.stop()
 
-chosen = st.multiselect("Taggers (2 to 7)", available, default=available[:3], max_selections=7,
-                        format_func=lambda k: TAGGERS[k].name, key="compare_taggers")
+if "compare_taggers" not in st.session_state:  # from a shared link, else every tagger with embeddings
+    wanted = [k for k in st.query_params.get("taggers", "").split(",") if k]
+    if wanted and not set(wanted) <= set(available):
+        st.caption(f"The link's taggers “{', '.join(sorted(set(wanted) - set(available)))}” are not available "
+                   "here: showing the others.")
+    st.session_state["compare_taggers"] = [k for k in wanted if k in available] or available
+chosen = st.multiselect("Taggers (2 to 7)", available, max_selections=7, format_func=lambda k: TAGGERS[k].name,
+                        key="compare_taggers")
+session.to_url(taggers=chosen)
 if len(chosen) < 2:
     st.info("Pick at least two taggers.")
     st.stop()
