@@ -93,6 +93,20 @@ def header_frames(head: bytes) -> int | None:
     return None
 
 
+def header_rate(head: bytes) -> int | None:
+    """The sample rate (Hz) a WAV or AU header states, from the file's first bytes; None for others."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        pos = 12
+        while pos + 8 <= len(head):
+            cid, size = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+            if cid == b"fmt " and pos + 16 <= len(head):
+                return int.from_bytes(head[pos + 12:pos + 16], "little")
+            pos += 8 + size + (size & 1)
+    elif head[:4] == b".snd" and len(head) >= 20:
+        return int.from_bytes(head[16:20], "big")
+    return None
+
+
 def check_format(sr: float, channels: int) -> None:
     """Raise when a header's sample rate (Hz) or channel count cannot describe real audio."""
     if not MIN_RATE <= sr <= MAX_RATE:
@@ -176,6 +190,9 @@ def _read(source: str | Path | BinaryIO) -> tuple[np.ndarray, int, int, int]:
         reason = str(sf_exc).split(":")[-1].strip().rstrip(".")
         if not reason or "does not exist" in reason:  # libsndfile's words for "no decoder took it"
             reason = "unrecognised format or corrupt data"
+        rate = header_rate(head)
+        if rate is not None and not MIN_RATE <= rate <= MAX_RATE:  # what libsndfile calls "incomplete"
+            check_format(rate, 1)
         if not is_path:
             raise _Unreadable(reason) from None
         try:
