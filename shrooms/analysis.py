@@ -31,6 +31,17 @@ from .neighbours import check_rows, knn_sets, label_mix, neighbour_indices
 from .store import Store
 from .taggers import TAGGERS
 
+# Every score of `model_report`, with the label tables (CLI and app) show it under.
+SCORE_LABELS = {"hungarian_kmeans": "Hungarian k-means", "hungarian_gmm": "Hungarian GMM", "nmi": "NMI", "ari": "ARI",
+                "ami": "AMI", "silhouette": "silhouette", "knn_accuracy": "kNN accuracy",
+                "probe_accuracy": "probe accuracy"}
+
+
+def score_cell(value: dict | float) -> str:
+    """A score as a table shows it: `mean ± std` for seeded scores, else the value (3 decimals)."""
+    return f"{value['mean']:.3f} ± {value['std']:.3f}" if isinstance(value, dict) else f"{value:.3f}"
+
+
 CLUSTERERS = ("kmeans", "gmm", "agglomerative")
 DEFAULT_SEEDS = (0, 1, 2, 3, 4)
 

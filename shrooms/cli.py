@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 import pandas as pd
 
-from .analysis import SPLITS, report
+from .analysis import SCORE_LABELS, SPLITS, report, score_cell
 from .audio import decode
 from .maps import SPACES
 from .collections import download_gtzan, load_collection
@@ -27,7 +27,7 @@ from .export import FORMATS, export_frame, write_frame
 from .place import place
 from .store import Store, atomic_write
 from .study import study
-from .taggers import PRECISIONS, TAGGERS, available_taggers, download_weights, get_spec
+from .taggers import PRECISIONS, TAGGERS, available_taggers, download_weights, get_spec, top_tags
 
 
 def model_keys(value: str) -> list[str]:
@@ -42,11 +42,6 @@ def positive_int(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
     return int(value)
-
-
-def top_tags(tags, names, n: int) -> list[tuple[str, float]]:
-    order = sorted(range(len(names)), key=lambda i: -float(tags[i]))[:n]
-    return [(names[i], float(tags[i])) for i in order]
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
@@ -87,7 +82,7 @@ def print_tags(path: str, per_model: dict[str, dict], n: int) -> None:
         if "unavailable" in result:
             print(f"  {name:<22} weights not available")
             continue
-        tags = top_tags(list(result["tags"].values()), list(result["tags"]), n)
+        tags = top_tags(list(result["tags"].values()), n, tuple(result["tags"]))
         print(f"  {name:<22} " + ", ".join(f"{t.split('---')[-1]} {p:.2f}" for t, p in tags))
 
 
@@ -115,8 +110,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     return 0
 
 
-REPORT_COLUMNS = [("hungarian_kmeans", "Hung. k-means"), ("hungarian_gmm", "Hung. GMM"), ("nmi", "NMI"),
-                  ("ari", "ARI"), ("knn_accuracy", "kNN acc."), ("probe_accuracy", "probe acc.")]
+REPORT_COLUMNS = ("hungarian_kmeans", "hungarian_gmm", "nmi", "ari", "knn_accuracy", "probe_accuracy")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -134,11 +128,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 0
     print(f"{collection.name}: {result['labels']} labels, k = {result['k']}, chance = {result['chance']:.3f}, "
           f"mean ± std over {args.seeds} seeds, {args.space} space")
-    print(f"{'tagger':<22}" + "".join(f"{title:>16}" for _, title in REPORT_COLUMNS))
+    print(f"{'tagger':<22}" + "".join(f"{SCORE_LABELS[m]:>19}" for m in REPORT_COLUMNS))
     for key, scores in result["models"].items():
-        cells = [f"{scores[m]['mean']:.3f} ± {scores[m]['std']:.3f}" if isinstance(scores[m], dict)
-                 else f"{scores[m]:.3f}" for m, _ in REPORT_COLUMNS]
-        print(f"{TAGGERS[key].name:<22}" + "".join(f"{c:>16}" for c in cells))
+        print(f"{TAGGERS[key].name:<22}" + "".join(f"{score_cell(scores[m]):>19}" for m in REPORT_COLUMNS))
     print(f"kNN and probe: {next(iter(result['models'].values()))['evaluation']}")
     print_profiles(result)
     print_agreement(result["agreement"])

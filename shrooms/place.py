@@ -19,7 +19,7 @@ from .errors import AudioError, ShroomsError
 from .maps import get_map
 from .neighbours import label_mix, novelty_percentile
 from .store import Store
-from .taggers import TAGGERS, Tagger, available_taggers
+from .taggers import TAGGERS, Tagger, available_taggers, top_tags
 
 
 @dataclass
@@ -42,8 +42,7 @@ class ModelPlacement:
     neighbour_labels: dict[str, float] = field(default_factory=dict)  # label → fraction of the neighbours
 
     def top_tags(self, n: int = 5) -> list[tuple[str, float]]:
-        order = np.argsort(-self.tags)[:n]
-        return [(TAGGERS[self.key].tags[i], float(self.tags[i])) for i in order]
+        return top_tags(self.tags, n, TAGGERS[self.key].tags)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from .audio import chunk, decode
 from .collections import Collection, Track
-from .errors import AudioError
+from .errors import AudioError, WeightsUnavailable
 from .store import Store, StoreReadOnly, file_state
 from .taggers import Tagger, TrackOutput, available_taggers, pool
 
@@ -72,7 +72,8 @@ class Summary:
         out += [f"  warning: {w}" for w in self.warnings]
         out += [f"  not stored {i}: the file changed while it was read (run precompute again)" for i in self.changed]
         out += [f"  skipped tagger {key}: weights not available (`shrooms data weights {key}`)"
-                for key in self.unavailable]
+                if isinstance(why, WeightsUnavailable) or "weights not available" in why
+                else f"  skipped tagger {key}: {why}" for key, why in self.unavailable.items()]
         return out
 
 

@@ -123,13 +123,22 @@ def test_status_names_each_state(tmp_path, monkeypatch) -> None:
     assert before["fcn"].message.endswith(f"(0 of 6 tracks): run `shrooms precompute --collection {folder} "
                                           "--models fcn`")
     assert before["crnn"].message.endswith("best_model.pth: sha256 differs from the released crnn checkpoint")
+    with pytest.raises(ShroomsError, match=r"is not computed for FCN \(0 of 6 tracks\)"):
+        shrooms.load_embeddings(str(folder), "fcn", cache_dir=cache)  # not an empty frame
     # a corrupt checkpoint stops that tagger only
-    summary = shrooms.embed(folder, models=["fcn"], cache_dir=cache, progress=False)
-    assert summary.embeddings["fcn"].shape[0] == 6
+    from shrooms.precompute import precompute
+    with shrooms.using_cache(cache):
+        summary = precompute(shrooms.load_collection(str(folder)), None, show_bar=False)
+    assert summary.computed == 6 and sorted(summary.unavailable) == ["attention", "crnn", "hcnn", "sample", "se"]
+    assert [line for line in summary.lines() if "tagger crnn" in line] == [
+        f"  skipped tagger crnn: {tmp_path}/weights/jamendo/crnn/best_model.pth: sha256 differs from the "
+        "released crnn checkpoint"]
+    embedded = shrooms.embed(folder, models=["fcn"], cache_dir=cache, progress=False)
+    assert embedded.embeddings["fcn"].shape[0] == 6
     after = shrooms.status(str(folder), "fcn", cache_dir=cache)
     assert (after.state, after.stored, after.total, after.ready) == ("ready", 6, 6, True)
-    with pytest.raises(ShroomsError, match="not computed for Musicnn"):
-        shrooms.load_embeddings(str(folder), "musicnn", cache_dir=cache)
+    with pytest.raises(ShroomsError, match="CRNN: bad weights: "):
+        shrooms.load_embeddings(str(folder), "crnn", cache_dir=cache)
     tracks, emb = shrooms.load_embeddings(str(folder), "fcn", cache_dir=cache)
     assert emb.shape == (6, 64) and len(tracks) == 6
 

@@ -17,7 +17,7 @@ from shrooms.views import map_frame
 from .audio_files import FORMATS
 from .browser import SHOTS, chromium, no_traceback, settle, skip_without_chromium, streamlit
 from .conftest import RELEASED, SHARED
-from .test_conformance import manifest, synthetic_state_dict
+from .conformance_models import manifest, synthetic_state_dict
 
 pytestmark = skip_without_chromium
 SECONDS = 6

@@ -103,7 +103,11 @@ def test_model_loads_are_cached_per_process() -> None:
     assert load_tagger("fcn") is load_tagger("fcn")
 
 
-def test_spec_urls_point_upstream() -> None:
+def test_weights_urls_point_upstream_unless_overridden(monkeypatch) -> None:
+    from shrooms.taggers.weights import weights_url
     spec: TaggerSpec = TAGGERS["se"]
-    assert spec.weights_url == ("https://github.com/minzwon/sota-music-tagging-models/raw/master/"
-                                "models/jamendo/se/best_model.pth")
+    monkeypatch.delenv("SHROOMS_WEIGHTS_URL", raising=False)
+    assert weights_url(spec) == ("https://github.com/minzwon/sota-music-tagging-models/raw/master/"
+                                 "models/jamendo/se/best_model.pth")
+    monkeypatch.setenv("SHROOMS_WEIGHTS_URL", "http://127.0.0.1:9/mirror/")
+    assert weights_url(spec) == "http://127.0.0.1:9/mirror/jamendo/se/best_model.pth"

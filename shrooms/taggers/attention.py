@@ -100,11 +100,10 @@ class Pooler(nn.Module):
 
 
 def cls_vector() -> torch.Tensor:
-    """The fixed [CLS] token of the original: not learned, not in the checkpoint, drawn from seed 0."""
-    rng_state = np.random.get_state()
-    np.random.seed(0)
-    vec = np.random.random((1, HIDDEN))
-    np.random.set_state(rng_state)
+    """The fixed [CLS] token of the original: not learned, not in the checkpoint, drawn from seed 0 (the
+    original's `numpy.random.seed(0); numpy.random.random((1, 256))`, from a private generator so NumPy's
+    global random state is left untouched)."""
+    vec = np.random.RandomState(0).random_sample((1, HIDDEN))
     return torch.tensor(vec, dtype=torch.float32)
 
 

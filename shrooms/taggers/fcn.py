@@ -1,4 +1,4 @@
-"""FCN (Choi et al. 2016): five conv blocks over a 96-band mel spectrogram of 29.1 s."""
+"""FCN (Choi et al. 2016): five conv blocks over a 96-band mel spectrogram of 29.0 s (464,000 samples at 16 kHz)."""
 
 from __future__ import annotations
 

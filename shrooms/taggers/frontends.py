@@ -47,7 +47,7 @@ class Spectrogram(nn.Module):
 class MelScale(nn.Module):
     """Applies the mel filterbank stored in the checkpoint (HTK scale, no normalisation)."""
 
-    def __init__(self, n_mels: int, n_freqs: int = N_FFT // 2 + 1):
+    def __init__(self, n_mels: int):
         super().__init__()
         fb = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=n_mels, fmin=0.0, fmax=8000.0,
                                  htk=True, norm=None).T

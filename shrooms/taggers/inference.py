@@ -41,9 +41,11 @@ MALLOC_KEEP_BYTES = 1 << 30
 
 @functools.cache
 def keep_freed_memory() -> bool:
-    """Ask glibc's malloc to reuse freed blocks of up to 1 GiB instead of unmapping them; False where
-    the C library is not glibc."""
-    if not sys.platform.startswith("linux"):
+    """Ask glibc's malloc to reuse freed blocks of up to 1 GiB instead of unmapping them, once per process,
+    when the first tagger is put on the CPU. It changes malloc for the whole process (a host application
+    embedding shrooms may not want that): set SHROOMS_KEEP_FREED_MEMORY=0 to opt out, at the cost of the
+    speed above. Returns whether it was applied (False where the C library is not glibc)."""
+    if os.environ.get("SHROOMS_KEEP_FREED_MEMORY", "1") == "0" or not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -240,11 +242,13 @@ def cached_tagger(key: str, path: str, sha256: str, device: str | None, precisio
 
 def available_taggers(keys: list[str] | None = None, precision: str | None = None
                       ) -> tuple[dict[str, Tagger | MultiDeviceTagger], dict[str, str]]:
-    """Load the taggers named (default: all): ({key: tagger}, {key: why it is unavailable})."""
+    """Load the taggers named (default: all): ({key: tagger}, {key: why it is unavailable}). A tagger
+    without weights, or whose checkpoint does not load (corrupt, wrong sha256, does not fit), is
+    unavailable on its own: the others are still loaded."""
     loaded, missing = {}, {}
     for key in keys or list(TAGGERS):
         try:
             loaded[key] = load_tagger(key, precision=precision)
-        except WeightsUnavailable as exc:
+        except ShroomsError as exc:  # WeightsUnavailable, or bad weights
             missing[key] = str(exc)
     return loaded, missing

@@ -1,4 +1,4 @@
-"""Musicnn (Pons et al. 2017), MTG-Jamendo variant: back end 64 channels, dense 200, 3-s input."""
+"""Musicnn (Pons et al. 2018), MTG-Jamendo variant: back end 64 channels, dense 200, 3-s input."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 from torch import nn
 
 from ..errors import ShroomsError
@@ -52,14 +53,6 @@ class TaggerSpec:
         """Path of the checkpoint below a weights folder."""
         return f"jamendo/{self.key}/best_model.pth"
 
-    @property
-    def weights_url(self) -> str:
-        return f"{WEIGHTS_BASE_URL}/{self.weights_path}"
-
-    @property
-    def seconds(self) -> float:
-        return self.input_length / 16000
-
 
 TAGGERS: dict[str, TaggerSpec] = {spec.key: spec for spec in [
     TaggerSpec("fcn", "FCN", "Choi et al. 2016, Automatic tagging using deep convolutional neural networks",
@@ -84,6 +77,28 @@ TAGGERS: dict[str, TaggerSpec] = {spec.key: spec for spec in [
                "representation learning", 80000, 256, "dense1 output (before bn and relu)", HarmonicCNN,
                channels_last=True),
 ]}
+
+
+def top_tags(tags, n: int = 5, names: tuple[str, ...] = JAMENDO_TAGS) -> list[tuple[str, float]]:
+    """The `n` most probable tags, highest first (ties in tag order).
+
+    Parameters
+    ----------
+    tags : array-like, shape (T,)
+        Tag probabilities in the order of `names`.
+    n : int
+        How many tags.
+    names : sequence of str, length T
+        Tag names (default: the MTG-Jamendo top 50).
+
+    Returns
+    -------
+    list of (str, float)
+        (tag, probability) pairs.
+    """
+    values = np.asarray(tags, dtype=np.float64)
+    order = np.argsort(-values, kind="stable")[:n]
+    return [(names[i], float(values[i])) for i in order]
 
 
 def get_spec(key: str) -> TaggerSpec:
