@@ -6,11 +6,20 @@ The notebook API, in the style of librosa and scikit-learn::
     shrooms.tag("song.mp3")                          # per tagger: tags (50,), embedding (D,), chunks
     emb = shrooms.embed("my/music", models=["fcn"])  # a folder whose sub-folders are labels, via the store
     shrooms.status("my/music", "fcn")                # ready / no weights / bad weights / not computed
+    m = shrooms.TagMap(method="tsne", dims=2, seed=0).fit(emb.embeddings["fcn"])  # m.embedding_ (n, 2)
+    m.transform(shrooms.tag("new.mp3", models="fcn")["fcn"].embedding[None])     # where a new song lands
+    shrooms.linear_cka(emb.embeddings["fcn"], emb.embeddings["musicnn"])         # do two taggers agree?
 
 `import shrooms` never imports Streamlit (the app's glue lives in `shrooms.app`).
 """
 
-from .api import Embeddings, embed, load_embeddings, tag, valid_audio
+from .agreement import linear_cka
+from .analysis import (cluster_scores, hungarian_accuracy, knn_accuracy, matched_confusion, probe_accuracy,
+                       tag_profiles)
+from .api import Embeddings, embed, load_embeddings, report, tag, valid_audio
+from .maps import TagMap, get_map, segment_points, tag_axes, trajectory
+from .neighbours import knn_overlap, novelty_percentile
+from .place import place
 from .collections import Collection, Track, load_collection
 from .config import cache_dir, using_cache
 from .errors import AudioError, ShroomsError, WeightsUnavailable
@@ -19,6 +28,9 @@ from .taggers import JAMENDO_TAGS, TAGGERS, TrackOutput, load_tagger
 
 __version__ = "0.2.0"
 
-__all__ = ["AudioError", "Collection", "Embeddings", "JAMENDO_TAGS", "ShroomsError", "TAGGERS", "TaggerStatus",
-           "Track", "TrackOutput", "WeightsUnavailable", "cache_dir", "embed", "load_collection",
-           "load_embeddings", "load_tagger", "status", "statuses", "tag", "using_cache", "valid_audio"]
+__all__ = ["AudioError", "Collection", "Embeddings", "JAMENDO_TAGS", "ShroomsError", "TAGGERS", "TagMap", "TaggerStatus",
+           "Track", "TrackOutput", "WeightsUnavailable", "cache_dir", "cluster_scores", "embed", "get_map",
+           "hungarian_accuracy", "knn_accuracy", "knn_overlap", "linear_cka", "load_collection", "load_embeddings",
+           "load_tagger", "matched_confusion", "novelty_percentile", "place", "probe_accuracy", "report",
+           "segment_points", "status", "statuses", "tag", "tag_axes", "tag_profiles", "trajectory", "using_cache",
+           "valid_audio"]

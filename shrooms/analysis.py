@@ -299,7 +299,7 @@ def model_report(collection: Collection, key: str, k: int | None = None, seeds=D
         out["probe_accuracy"], out["probe_accuracy_std"] = round(probe_runs.mean, 6), round(probe_runs.std, 6)
         out["evaluation"] = "leave-one-out k-NN, stratified 5-fold probe (not artist-disjoint)"
     out["map_2d"] = {name: s.as_dict() for name, s in on_map.items()}
-    out["n_tracks"] = len(y)
+    out["n_tracks"], out["labels"], out["k"] = len(y), len(np.unique(y)), k
     out["tag_profiles"] = profile_report(tracks, labelled(collection, key, "taggram")[1], x, key, k, seeds[0])
     return out
 
@@ -312,7 +312,8 @@ def report(collection: Collection, keys: list[str], k: int | None = None, seeds=
         raise ShroomsError(f"unknown space {space!r} or split {split!r}: choose {' or '.join(SPACES)}, "
                            f"{' or '.join(SPLITS)}")
     models = {key: model_report(collection, key, k, seeds, space, split) for key in keys}
-    n_labels = len(collection.labels)
+    # the labels of the tracks the scores used (a label whose files are all unreadable is not one of them)
+    n_labels = max(m["labels"] for m in models.values()) if models else 0
     return {"collection": collection.key, "k": k or n_labels, "labels": n_labels, "chance": 1 / max(n_labels, 1),
             "seeds": list(seeds), "space": space, "split": split, "models": models,
             "agreement": model_agreement(collection, keys, space)}

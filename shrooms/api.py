@@ -250,3 +250,38 @@ def load_embeddings(collection: Collection | str, tagger: str, cache_dir=None) -
             raise ShroomsError(state.message)
         results = Store(coll).load(get_spec(tagger).key)
     return results.tracks, results.embeddings
+
+
+def report(collection: Collection | str, models: str | list[str] | None = None, k: int | None = None,
+           seeds=(0, 1, 2, 3, 4), space: str = "embedding", cache_dir=None) -> dict:
+    """The score table of a computed, labelled collection: a thin wrapper of `shrooms.analysis.report`.
+
+    Parameters
+    ----------
+    collection : Collection or str
+        A collection, or what ``--collection`` takes.
+    models : str or list of str, optional
+        Tagger keys (default: every tagger that is ready on the collection, see `shrooms.status`).
+    k : int, optional
+        Clusters (default: the number of labels).
+    seeds : sequence of int
+        Seeds of the seeded scores (reported as mean ± std).
+    space : {"embedding", "taggram"}
+    cache_dir : path-like, optional
+
+    Returns
+    -------
+    dict
+        As ``shrooms report --json`` prints it.
+    """
+    from .analysis import report as collection_report
+    with using_cache(cache_dir):
+        coll = collection if isinstance(collection, Collection) else load_collection(collection)
+        keys = [key for key in model_list(models) if models not in (None, "all") or status(coll, key).ready]
+        for key in keys:
+            state = status(coll, key)
+            if not state.ready:
+                raise ShroomsError(state.message)
+        if not keys:
+            raise ShroomsError(f"{coll.name}: no tagger is ready: run `shrooms precompute --collection {coll.source}`")
+        return collection_report(coll, keys, k, tuple(seeds), space)

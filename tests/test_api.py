@@ -154,3 +154,19 @@ def test_default_cache_is_per_user_outside_a_checkout(tmp_path, monkeypatch) -> 
     with config.using_cache(tmp_path / "chosen"):
         assert config.cache_dir() == tmp_path / "chosen"
     assert config.cache_dir() == tmp_path / "xdg" / "shrooms"
+
+
+def test_report_header_counts_the_labels_the_scores_used(tmp_path) -> None:
+    """A label folder whose only file is unreadable is not a label of the scores: k and chance follow
+    the tracks that were scored."""
+    folder = labelled_folder(tmp_path / "music")
+    (folder / "broken").mkdir()
+    (folder / "broken" / "notes.wav").write_text("not audio")
+    from shrooms.analysis import report
+    with shrooms.using_cache(tmp_path / "cache"):
+        coll = shrooms.load_collection(str(folder))
+        shrooms.embed(coll, models="fcn", progress=False)
+        result = report(coll, ["fcn"], seeds=(0,))
+    assert len(coll.labels) == 3
+    assert (result["labels"], result["k"], result["chance"]) == (2, 2, 0.5)
+    assert result["models"]["fcn"]["n_tracks"] == 6
