@@ -6,8 +6,6 @@ Parts (all by default; pick with --parts):
 - neighbours: k-nearest-neighbour search of 1,000 queries against N tracks by cosine distance, brute force
   (NumPy matmul, and scikit-learn's NearestNeighbors) vs a faiss HNSW index when faiss is installed, with
   build time, query time and recall@10 against brute force;
-- store: the SQLite store's size per 1,000 tracks per tagger (real rows of each released tagger written by
-  the store itself for 1,000 tracks), and the time to load 100,000 rows of one tagger;
 - ray: the Ray engine's overhead against the local engine on the same real tracks (one machine, local
   2-CPU Ray cluster).
 
@@ -121,7 +119,41 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(found, truth)]))
 
 
-PARTS = {"maps": part_maps, "neighbours": part_neighbours}
+def part_ray(n: int, copies: int = 6) -> None:
+    """Local engine vs Ray engine on the same real tracks: 36 real 30-s Debian clips (tests/debian_music.py),
+    each linked under `copies` names (distinct tracks to the store), fcn + musicnn + crnn, fresh caches,
+    fresh processes; Ray's figure includes starting the local cluster."""
+    sys.path.insert(0, str(ROOT))
+    from tests.debian_music import debian_collection
+    source, _ = debian_collection(12)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "music"
+        for clip in sorted(source.rglob("*.flac")):
+            for c in range(copies):
+                dest = root / clip.parent.name / f"{clip.stem}-{c}.flac"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.symlink_to(clip)
+        n_tracks = len(list(root.rglob("*.flac")))
+        print(f"\n## Ray engine overhead: {n_tracks} tracks (30 s each), fcn + musicnn + crnn, one machine\n")
+        print("| engine | wall s | s of audio / s |\n| --- | --- | --- |")
+        walls = {}
+        for engine in ("local", "ray", "local", "ray"):
+            cache = Path(tmp) / f"cache-{engine}-{len(walls)}"
+            start = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "shrooms.cli", "precompute", "--collection", str(root),
+                                   "--models", "fcn,musicnn,crnn", "--engine", engine],
+                                  env={**os.environ, "SHROOMS_CACHE": str(cache)}, capture_output=True, text=True)
+            wall = time.perf_counter() - start
+            if proc.returncode:
+                print(f"| {engine} | failed: {proc.stderr.strip().splitlines()[-1]} | |")
+                return
+            walls.setdefault(engine, []).append(wall)
+            print(f"| {engine} | {wall:.1f} | {n_tracks * 30 / wall:.0f} |")
+        local, ray_ = min(walls["local"]), min(walls["ray"])
+        print(f"\nRay / local (best of 2 each): {ray_ / local:.2f} ({(ray_ / local - 1) * 100:+.0f}%)")
+
+
+PARTS = {"maps": part_maps, "neighbours": part_neighbours, "ray": part_ray}
 
 
 def main() -> None:
