@@ -33,9 +33,11 @@ from tests.conformance_models import clips, conformance_tagger, manifest  # noqa
 from shrooms.audio import chunk  # noqa: E402
 from shrooms.taggers import TAGGERS, bf16_supported  # noqa: E402
 
-# Seconds of audio per second of the original implementation, measured by a colleague on this machine:
-# 4 real 30-s clips, 2 threads, all a track's chunks in one batch.
-ORIGINAL = {"fcn": 945, "musicnn": 160, "crnn": 537, "sample": 128, "se": 47.3, "attention": 102, "hcnn": 99}
+# Seconds of audio per second of the original implementation (the study's code: all a track's chunks in
+# one batch), measured side by side with shrooms on this machine, 4 real 30-s clips, 2 threads, quiet
+# (issue #12's reference table; shrooms then: fcn 945, musicnn 160, crnn 537, sample 128, se 47.3,
+# attention 102, hcnn 99).
+ORIGINAL = {"fcn": 450, "musicnn": 126, "crnn": 299, "sample": 147, "se": 47.5, "attention": 94, "hcnn": 78}
 CLIPS = ("gtzan_country_00000", "ballroom_waltz", "hainsworth_001", "vocadito_1", "simac_rallou", "jtd_trio")
 
 
