@@ -254,24 +254,36 @@ def cmd_data_gtzan(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_collection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
+
+
+def add_models(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--models", "--model", dest="models", default="all",
+                        help="tagger keys, comma-separated, or all (--model is an alias)")
+
+
+def add_precision(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help="float32 (default, the reference) or bf16 (faster where the CPU or GPU computes bfloat16)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shrooms", description="What have music auto-taggers learned?")
     sub = parser.add_subparsers(dest="command", required=True)
 
     tag = sub.add_parser("tag", help="tag audio files with the Jamendo taggers")
     tag.add_argument("files", nargs="+", metavar="FILE")
-    tag.add_argument("--models", "--model", dest="models", default="all", help="tagger keys, comma-separated, or all")
+    add_models(tag)
     tag.add_argument("--top", type=positive_int, default=5, help="tags to show per model (default 5)")
     tag.add_argument("--json", action="store_true", help="print every tag's probability as JSON")
-    tag.add_argument("--precision", choices=PRECISIONS, default=None,
-                   help="float32 (default, the reference) or bf16 (faster where the CPU or GPU computes bfloat16)")
+    add_precision(tag)
     tag.set_defaults(run=cmd_tag)
 
     pre = sub.add_parser("precompute", help="compute and cache tags and embeddings of a collection")
-    pre.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
-    pre.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
-    pre.add_argument("--precision", choices=PRECISIONS, default=None,
-                   help="float32 (default, the reference) or bf16 (faster where the CPU or GPU computes bfloat16)")
+    add_collection(pre)
+    add_models(pre)
+    add_precision(pre)
     pre.add_argument("--repair", action="store_true",
                      help="set a damaged cache database aside and rebuild it from what is readable")
     pre.add_argument("--engine", choices=("local", "ray"), default="local",
@@ -281,8 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     pre.set_defaults(run=cmd_precompute)
 
     rep = sub.add_parser("report", help="cluster and score each tagger's embeddings against the labels")
-    rep.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
-    rep.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
+    add_collection(rep)
+    add_models(rep)
     rep.add_argument("--clusters", type=positive_int, default=None, help="k (default: the number of labels)")
     rep.add_argument("--seeds", type=positive_int, default=5, help="seeds to average over (default 5)")
     rep.add_argument("--space", choices=SPACES, default="embedding",
@@ -296,18 +308,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("place", help="place songs on a collection's maps and list their neighbours")
     pl.add_argument("files", nargs="+", metavar="FILE")
-    pl.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
-    pl.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
+    add_collection(pl)
+    add_models(pl)
     pl.add_argument("--neighbours", type=positive_int, default=5, help="nearest tracks to list (default 5)")
     pl.add_argument("--json", action="store_true")
-    pl.add_argument("--precision", choices=PRECISIONS, default=None,
-                   help="float32 (default, the reference) or bf16 (faster where the CPU or GPU computes bfloat16)")
+    add_precision(pl)
     pl.set_defaults(run=cmd_place)
 
     st = sub.add_parser("study", help="place folders of new music (one group per sub-folder) on a collection")
-    st.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
+    add_collection(st)
     st.add_argument("--ood", required=True, metavar="FOLDER", help="folder whose sub-folders are the groups")
-    st.add_argument("--models", default="all", help="tagger keys, comma-separated, or all")
+    add_models(st)
     st.add_argument("--space", choices=SPACES, default="embedding")
     st.add_argument("--seed", type=int, default=0, help="t-SNE seed of the map (default 0)")
     st.add_argument("--neighbours", type=positive_int, default=10, help="collection tracks per new track for the "
@@ -317,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(run=cmd_study)
 
     ex = sub.add_parser("export", help="one row per track: id, label, map x/y, cluster, top tags")
-    ex.add_argument("--collection", default="demo", help="gtzan, demo (default) or a music folder")
+    add_collection(ex)
     ex.add_argument("--models", default="fcn", help="tagger keys, comma-separated, or all (default fcn)")
     ex.add_argument("--space", choices=SPACES, default="embedding")
     ex.add_argument("--format", choices=FORMATS, default=None, help="csv (default, or from --out's suffix), json, parquet")
