@@ -25,7 +25,8 @@ from .precompute import precompute
 from .errors import AudioError, ShroomsError
 from .export import FORMATS, export_frame, write_frame
 from .place import place
-from .store import Store, atomic_write
+from .status import status
+from .store import atomic_write
 from .study import study
 from .taggers import PRECISIONS, TAGGERS, available_taggers, download_weights, get_spec, top_tags
 
@@ -116,8 +117,7 @@ REPORT_COLUMNS = ("hungarian_kmeans", "hungarian_gmm", "nmi", "ari", "knn_accura
 def cmd_report(args: argparse.Namespace) -> int:
     """One row of scores per tagger with stored embeddings."""
     collection = load_collection(args.collection)
-    store = Store(collection)
-    keys = [k for k in model_keys(args.models) if len(store.load(k).tracks)]
+    keys = [k for k in model_keys(args.models) if status(collection, k).ready]
     if not keys:
         raise ShroomsError(f"{collection.name} has no precomputed embeddings: run `shrooms precompute "
                            f"--collection {collection.source}` first")
@@ -171,7 +171,7 @@ def cmd_place(args: argparse.Namespace) -> int:
         for line in [p.error] if p.error else p.warnings:
             print(f"shrooms: {'error' if p.error else 'warning'}: {line}", file=sys.stderr)
     placed = [p for p in placements if p.error is None]
-    status = 1 if len(placed) < len(placements) else 0
+    exit_code = 1 if len(placed) < len(placements) else 0
     if args.json:
         out = {p.name: {key: {"xy": m.xy.round(4).tolist(), "xyz": m.xyz.round(4).tolist(),
                               "top_tags": dict(m.top_tags(5)), "novelty": round(m.novelty, 2),
@@ -179,13 +179,13 @@ def cmd_place(args: argparse.Namespace) -> int:
                               "neighbours": [vars(n) for n in m.neighbours]}
                         for key, m in p.models.items()} | {k: {"unavailable": w} for k, w in p.unavailable.items()}
                for p in placed}
-        if status:
+        if exit_code:
             out["errors"] = {p.name: p.error for p in placements if p.error}
         if any(p.warnings for p in placed):
             out["warnings"] = {p.name: p.warnings for p in placed if p.warnings}
         json.dump(out, sys.stdout, indent=2)
         print()
-        return status
+        return exit_code
     for p in placed:
         print(p.name)
         for key, m in p.models.items():
@@ -195,7 +195,7 @@ def cmd_place(args: argparse.Namespace) -> int:
                   f"the collection than {m.novelty:.0f}% of its tracks); neighbours: {mix}; nearest: {near}")
         for key in p.unavailable:
             print(f"  {TAGGERS[key].name:<22} unavailable")
-    return status
+    return exit_code
 
 
 def cmd_study(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from .collections import Collection
 from .errors import AudioError, ShroomsError
 from .maps import get_map
 from .neighbours import label_mix, novelty_percentile
+from .status import status
 from .store import Store
 from .taggers import TAGGERS, Tagger, available_taggers, top_tags
 
@@ -101,12 +102,12 @@ def place(sources: list[str | Path | bytes | BinaryIO], collection: Collection, 
     if not readable:
         return placements
     taggers, missing = available_taggers(keys)
-    store = Store(collection)
     for done, (key, tagger) in enumerate(taggers.items(), start=1):
         if progress:
             progress(done - 1, len(taggers))
-        if len(store.load(key).tracks) < 4:
-            missing[key] = f"{collection.name} is not precomputed for {tagger.spec.name}"
+        state = status(collection, key)
+        if not state.ready:
+            missing[key] = state.message
             continue
         for placement, where in zip(readable, place_on(collection, tagger, samples, k)):
             placement.models[key] = where

@@ -23,6 +23,7 @@ from .maps import features, get_map
 from .neighbours import (METRIC, check_rows, label_mix, neighbour_indices, novelty_percentile,
                          own_neighbour_fraction, self_novelty)
 from .precompute import precompute
+from .status import status
 from .store import Store, atomic_write
 from .taggers import TAGGERS
 
@@ -80,7 +81,7 @@ def study(collection: Collection, folder: str | Path, keys: list[str], seed: int
     rows; with `out`, also place every new track on the t-SNE maps and write one map per tagger
     (`map-<key>.html`, self-contained: plotly's static image export needs kaleido and a browser)."""
     ood = ood_collection(folder)
-    keys = [key for key in keys if len(Store(collection).load(key).tracks) >= 4]
+    keys = [key for key in keys if status(collection, key).ready]
     if not keys:
         raise ShroomsError(f"{collection.name} needs at least 4 precomputed tracks: run `shrooms precompute "
                            f"--collection {collection.source}` first")
