@@ -9,10 +9,7 @@ from shrooms.app import session
 from shrooms.taggers import TAGGERS
 
 SELECTION = "compare_selection"
-st.title("Compare the taggers")
-spec, coll = session.pick_collection()
-version = session.fingerprint(coll)
-available = session.stored_keys(coll)
+spec, coll, version, available = session.open_page("Compare the taggers")
 if len(available) < 2:
     st.warning("Comparing needs at least two taggers with embeddings of this collection: compute them on the "
                "Home page. Unavailable: " + "; ".join(session.unavailable_reason(coll, k)

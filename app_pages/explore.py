@@ -11,10 +11,7 @@ from shrooms.taggers import TAGGERS
 
 PROJECTIONS = {"tsne": "t-SNE", "pca": "PCA", "tags": "Tag axes"}
 SELECTED = "explore_selected"
-st.title("Explore a tagger's map")
-spec, coll = session.pick_collection()
-version = session.fingerprint(coll)
-available = session.stored_keys(coll)
+spec, coll, version, available = session.open_page("Explore a tagger's map")
 
 session.from_url("explore_tagger", "tagger", list(TAGGERS))
 session.from_url("explore_dims", "view", [2, 3], parse=lambda v: int(v.rstrip("dD").rstrip("-")))

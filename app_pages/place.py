@@ -14,13 +14,7 @@ from shrooms.place import place
 from shrooms.taggers import TAGGERS
 
 MAX_MB = 50
-st.title("Place your track")
-spec, coll = session.pick_collection()
-version = session.fingerprint(coll)
-available = session.stored_keys(coll)
-if not available:
-    st.warning("No tagger has embeddings of this collection yet: compute them on the Home page.")
-    st.stop()
+spec, coll, version, available = session.open_page("Place your track", need=1)
 
 # Uploads are keyed by CONTENT and collection (sha256 of the bytes, spec), never by file name: two different
 # files with one name, or one file placed on two collections, stay distinct.

@@ -9,13 +9,7 @@ from shrooms.app import session
 from shrooms.errors import ShroomsError
 from shrooms.taggers import TAGGERS
 
-st.title("Study music the collection does not contain")
-spec, coll = session.pick_collection()
-version = session.fingerprint(coll)
-available = session.stored_keys(coll)
-if not available:
-    st.warning("No tagger has embeddings of this collection yet: compute them on the Home page.")
-    st.stop()
+spec, coll, version, available = session.open_page("Study music the collection does not contain", need=1)
 
 folder = st.text_input("Folder of new music (one sub-folder per group)", key="study_folder",
                        help="each sub-folder is a group of at least 2 tracks; files directly inside are ignored")

@@ -67,13 +67,19 @@ def test_space_switch_changes_the_map_and_tag_axes_put_points_at_their_probabili
     assert at.query_params["projection"] == "tags" and at.query_params["tag_x"] == "genre---jazz"
 
 
-def test_cluster_legend_names_each_cluster_by_its_tags(demo_collection) -> None:
+def test_cluster_captions_segments_and_the_label_tag_heatmap(demo_collection) -> None:
     at = page("app_pages/explore.py")
     at.selectbox(key="explore_colour").set_value("cluster").run()
     names = [t["name"] for t in figures(at)[0]["data"]]
     assert len(names) == 8 and all(n.startswith("cluster ") and ": " in n for n in names), names
     heat = figures(at)[-1]["data"][0]
     assert heat["type"] == "heatmap" and values(heat["z"]).shape == (8, 50)  # labels × tags
+    at.selectbox(key="explore_tagger").set_value("musicnn").run()
+    at.radio(key="explore_show").set_value("segments").run()  # Musicnn: three 3-s chunks per demo track
+    assert not at.exception
+    traces = figures(at)[0]["data"]
+    assert sum(len(values(t["x"])) for t in traces) == len(Store(demo_collection).segments("musicnn")[0]) == 288
+    assert all("chunk " in h for t in traces for h in t["hovertext"])
 
 
 def test_compare_shows_the_agreement_heatmap_with_ones_on_the_diagonal(demo_collection) -> None:

@@ -370,3 +370,15 @@ def export_selection(frame: pd.DataFrame, ids: list[str], key: str) -> None:
     left.download_button(f"Download {len(ids)} tracks as M3U8", playlist.encode(), file_name="selection.m3u8",
                          mime="audio/x-mpegurl", key=f"{key}_m3u8")
     right.download_button("Download as CSV", table, file_name="selection.csv", mime="text/csv", key=f"{key}_csv")
+
+
+def open_page(title: str, need: int = 0) -> tuple[str, Collection, str, list[str]]:
+    """A page's head: its title and the collection picker. Returns (spec, collection, its fingerprint, the
+    taggers with stored embeddings); with `need` ≥ 1, stops the page with one line when none is stored."""
+    st.title(title)
+    spec, coll = pick_collection()
+    available = stored_keys(coll)
+    if need and not available:
+        st.warning("No tagger has embeddings of this collection yet: compute them on the Home page.")
+        st.stop()
+    return spec, coll, fingerprint(coll), available
