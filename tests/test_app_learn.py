@@ -94,7 +94,7 @@ def test_compare_shows_the_agreement_heatmap_with_ones_on_the_diagonal(demo_coll
 
 def test_place_shows_every_tagger_side_by_side_with_novelty_lines(demo_collection) -> None:
     at = page("app_pages/place.py")
-    song = FORMATS / "brid_samba_stereo.wav"  # 31 s: several Musicnn chunks
+    song = FORMATS / "brid_samba_stereo.wav"  # 5.7 s: two 3-s Musicnn chunks
     at.file_uploader[0].set_value((song.name, song.read_bytes(), "audio/wav")).run()
     assert not at.exception and not at.error
     grid = [c for c in at.get("plotly_chart") if "place_grid_" in c.proto.id]
