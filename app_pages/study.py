@@ -25,7 +25,12 @@ if "study_on" not in st.session_state:
     st.stop()
 
 where, keys = st.session_state["study_on"]
-table, figures = session.study(spec, where, keys, version)
+try:
+    table, figures = session.study(spec, where, keys, version)
+except ShroomsError as exc:  # e.g. no sub-folders, or nothing readable: one line, and the box stays usable
+    st.session_state.pop("study_on", None)
+    st.error(str(exc).splitlines()[0])
+    st.stop()
 st.caption(f"{where} on {coll.name}. Novelty: the median group track is further from the collection than this "
            "% of its own tracks (a collection track: about 50). Own neighbour: the fraction of the group's tracks "
            "whose nearest track is in the group.")
