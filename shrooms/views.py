@@ -370,9 +370,9 @@ def selection_files(frame: pd.DataFrame, ids: list[str]) -> tuple[str, bytes]:
 def study_models(collection: Collection, folder: str | Path, keys: list[str], seed: int = 0,
                  space: str = "embedding") -> tuple[Collection, dict]:
     """`shrooms.study` for the app: the OOD folder (sub-folders = groups) and its result, with every new
-    track's place on each tagger's 2-D t-SNE map."""
+    track's place on each tagger's 2-D t-SNE map. `keys`: taggers ready on `collection` (the app's
+    `stored_keys`)."""
     ood = ood_collection(folder)
-    keys = [key for key in keys if len(Store(collection).load(key).tracks) >= 4]
     precompute(ood, keys, show_bar=False)
     return ood, {key: model_study(collection, ood, key, seed, space, 10) for key in keys}
 
