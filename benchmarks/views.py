@@ -1,8 +1,7 @@
 """How long the app's "what do the taggers learn?" views take on the demo collection (96 tracks), with the
-maps already fitted and cached: median of 3 runs each, in seconds. Run: `python benchmarks/views.py`."""
+maps already fitted and cached: median of 3 runs after a warm-up, in seconds. Run: `python benchmarks/views.py`."""
 
-import statistics
-import time
+import sys
 from pathlib import Path
 
 from shrooms import views
@@ -10,16 +9,10 @@ from shrooms.agreement import model_agreement
 from shrooms.collections import demo_collection
 from shrooms.precompute import precompute
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from taggers import median_seconds  # noqa: E402  (benchmarks/taggers.py)
+
 SONG = Path(__file__).resolve().parents[2] / "shared" / "data" / "formats" / "brid_samba_stereo.wav"
-
-
-def median_time(run, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -38,7 +31,7 @@ def main() -> None:
         "upload trajectory (5.7-s song, Musicnn: tag 2 chunks + place them)": lambda: views.upload_trajectory(coll, "musicnn", data),
     }
     for name, run in cases.items():
-        print(f"{name}: {median_time(run):.3f} s")
+        print(f"{name}: {median_seconds(run, 3):.3f} s")
 
 
 if __name__ == "__main__":
