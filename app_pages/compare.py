@@ -1,4 +1,6 @@
-"""Compare taggers side by side: linked selections across maps, the score table, confusion matrices."""
+"""Compare taggers side by side: linked selections across maps (downloadable as a playlist), how alike
+they hear the collection (CKA and k-NN overlap of every pair, and the tracks a pair disagrees on most),
+the score table and confusion matrices."""
 
 import streamlit as st
 
@@ -7,10 +9,7 @@ from shrooms.app import session
 from shrooms.taggers import TAGGERS
 
 SELECTION = "compare_selection"
-st.title("Compare the taggers")
-spec, coll = session.pick_collection()
-version = session.fingerprint(coll)
-available = session.stored_keys(coll)
+spec, coll, version, available = session.open_page("Compare the taggers")
 if len(available) < 2:
     st.warning("Comparing needs at least two taggers with embeddings of this collection: compute them on the "
                "Home page. Unavailable: " + "; ".join(session.unavailable_reason(coll, k)
@@ -44,6 +43,8 @@ if selected:
     if clear.button("Clear selection"):
         st.session_state[SELECTION] = []
         st.rerun()
+    session.export_selection(session.map_frame(spec, chosen[0], "tsne", 2, version), list(selected),
+                             "compare_export")
 else:
     st.caption("Select points (click, box or lasso) in any map to highlight the same tracks in all of them.")
 
@@ -57,6 +58,23 @@ for n, key in enumerate(chosen):
         st.plotly_chart(figure, on_select=lambda chart=f"compare_map_{key}": remember_selection(chart),
                         selection_mode=("points", "box", "lasso"), key=f"compare_map_{key}",
                         width="stretch")
+
+st.markdown("**Do they hear the collection alike?** Linear CKA of the representations and the mean overlap "
+            "of every track's 10 nearest neighbours, for every pair (1 = identical).")
+session.from_url("compare_space", "space", list(views.SPACE_NAMES))
+space = st.radio("Space", list(views.SPACE_NAMES), horizontal=True, key="compare_space")
+session.to_url(space=space)
+agree = session.agreement(spec, tuple(chosen), space, version)
+st.plotly_chart(views.agreement_figure(agree, chosen), width="stretch", key="compare_agreement")
+pairs = {f"{TAGGERS[p['a']].name} vs {TAGGERS[p['b']].name}": p for p in agree["pairs"]}
+if pairs:
+    pair = pairs[st.selectbox("Tracks these two taggers disagree on most (lowest neighbour overlap)", list(pairs),
+                              key="compare_pair")]
+    for row in pair["disagree"]:
+        left, right = st.columns([2, 3])
+        left.write(f"`{row['id']}` · {row['label'] or 'unlabelled'} · overlap {row['overlap']:.2f}")
+        data, mime = session.audio(next(str(t.path) for t in coll.tracks if t.id == row["id"]))
+        right.audio(data, format=mime)
 
 if coll.labels:
     st.subheader("Scores")

@@ -1,4 +1,6 @@
-"""Place your track: upload songs and see where every tagger puts them on the collection's map."""
+"""Place your track: upload songs and see where every tagger puts them on the collection's map: all the
+maps side by side, each with the song's trajectory (its chunks in time order), how novel it is for the
+collection and the labels of its nearest tracks; then each tagger's top tags and playable neighbours."""
 
 import hashlib
 from pathlib import Path
@@ -12,13 +14,7 @@ from shrooms.place import place
 from shrooms.taggers import TAGGERS
 
 MAX_MB = 50
-st.title("Place your track")
-spec, coll = session.pick_collection()
-version = session.fingerprint(coll)
-available = session.stored_keys(coll)
-if not available:
-    st.warning("No tagger has embeddings of this collection yet: compute them on the Home page.")
-    st.stop()
+spec, coll, version, available = session.open_page("Place your track", need=1)
 
 # Uploads are keyed by CONTENT and collection (sha256 of the bytes, spec), never by file name: two different
 # files with one name, or one file placed on two collections, stay distinct.
@@ -72,13 +68,23 @@ for (_, digest), (name, data, placed) in mine.items():
     for line in placed.warnings:  # e.g. truncated: decoded from what the file holds
         st.warning(line)
     st.audio(data, format=views.PLAYABLE.get(Path(name).suffix.lower(), "audio/wav"))
+    grid = st.columns(min(len(placed.models), 3))
+    for n, (key, where) in enumerate(placed.models.items()):
+        frame = session.map_frame(spec, key, "tsne", 2, version)
+        colour = session.colours(spec, key, "tsne", 2, "label", None, version)
+        figure = views.map_figure(frame, colour, 2, title=TAGGERS[key].name,
+                                  uploads=[{"name": name, "xy": where.xy}], height=420)
+        path = session.upload_trajectory(spec, key, digest, data, name, version)
+        if len(path) > 1:
+            views.add_trajectory(figure, path, name, colour=views.UPLOAD_COLOUR)
+        figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.02))
+        with grid[n % len(grid)]:
+            st.plotly_chart(figure, width="stretch", key=f"place_grid_{digest}_{key}")
+            st.caption(f"**{TAGGERS[key].name}**: {views.novelty_line(where.novelty)}. "
+                       f"Nearest tracks: {views.mix_line(where.neighbour_labels)}.")
     tabs = st.tabs([TAGGERS[k].name for k in placed.models])
     for tab, (key, where) in zip(tabs, placed.models.items()):
         with tab:
-            frame = session.map_frame(spec, key, "tsne", 2, version)
-            colour = session.colours(spec, key, "tsne", 2, "label", None, version)
-            figure = views.map_figure(frame, colour, 2, uploads=[{"name": name, "xy": where.xy}], height=480)
-            st.plotly_chart(figure, width="stretch", key=f"place_map_{digest}_{key}")
             left, right = st.columns([2, 3])
             left.plotly_chart(views.tags_figure(where.top_tags(8), "top tags"), width="stretch",
                               key=f"place_tags_{digest}_{key}")

@@ -12,11 +12,16 @@ import plotly.graph_objects as go
 import soundfile as sf
 from plotly.colors import qualitative
 
-from .analysis import cluster_labels, preprocessed
+from .audio import SAMPLE_RATE, chunk_starts, decode
+from .analysis import cluster_labels, distinguishing_tags, preprocessed, short_tags, tag_profiles
 from .collections import Collection
-from .maps import get_map
+from .errors import ShroomsError
+from .export import m3u8
+from .maps import features, get_map, segment_points, tag_axes, trajectory
+from .precompute import precompute
 from .store import Store
-from .taggers import TAGGERS, find_weights
+from .study import model_study, ood_collection
+from .taggers import TAGGERS, find_weights, load_tagger
 
 COLOUR_BY = ("label", "cluster", "top tag", "tag probability")
 PALETTE = qualitative.Dark24 + qualitative.Light24
@@ -43,38 +48,6 @@ def tagger_status(collection: Collection) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def map_frame(collection: Collection, key: str, method: str = "tsne", dims: int = 2) -> pd.DataFrame:
-    """One row per stored track: id, label, path, x, y(, z), its top tag and a hover text with the top 3."""
-    results = Store(collection).load(key)
-    fitted = get_map(collection, key, method, dims)
-    position = {track_id: i for i, track_id in enumerate(fitted.ids_)}
-    coords = fitted.embedding_[[position[i] for i in results.tracks["id"]]]
-    names = TAGGERS[key].tags
-    top3 = np.argsort(-results.tags, axis=1)[:, :3]
-    frame = results.tracks[["id", "label", "path"]].copy()
-    frame["label"] = frame["label"].fillna("(unlabelled)")
-    for axis, values in zip("xyz", coords.T):
-        frame[axis] = values
-    frame["top tag"] = [short_tag(names[row[0]]) for row in top3]
-    frame["hover"] = [f"<b>{i}</b><br>label: {lab}<br>" + "<br>".join(
-        f"{short_tag(names[j])}: {results.tags[n, j]:.2f}" for j in row)
-        for n, (i, lab, row) in enumerate(zip(frame["id"], frame["label"], top3))]
-    return frame
-
-
-def colour_values(collection: Collection, key: str, frame: pd.DataFrame, by: str, tag: str | None = None,
-                  k: int | None = None) -> pd.Series:
-    """The value each point is coloured by: its label, k-means cluster, top tag, or one tag's probability."""
-    if by == "label":
-        return frame["label"]
-    if by == "top tag":
-        return frame["top tag"]
-    results = Store(collection).load(key)
-    if by == "tag probability":
-        return pd.Series(results.tags[:, TAGGERS[key].tags.index(tag)], index=frame.index)
-    k = min(k or max(2, len(collection.labels) or 8), len(frame))  # never more clusters than stored tracks
-    clusters = cluster_labels(preprocessed(results.embeddings), k, "kmeans")
-    return pd.Series([f"cluster {c}" for c in clusters], index=frame.index)
 
 
 def map_figure(frame: pd.DataFrame, colour: pd.Series, dims: int = 2, title: str = "",
@@ -183,3 +156,233 @@ def playable(path: str | Path) -> tuple[bytes, str]:
     buffer = io.BytesIO()
     sf.write(buffer, data, sr, format="WAV", subtype="PCM_16")
     return buffer.getvalue(), "audio/wav"
+
+
+# --- What the taggers learn: spaces, tag axes, trajectories, segments, profiles, agreement, export, study ---
+
+PROJECTIONS = ("tsne", "pca", "tags")  # t-SNE, PCA, or two tags' probabilities as the axes (`maps.tag_axes`)
+SPACE_NAMES = {"embedding": "embedding", "taggram": "taggram (50 tag probabilities)"}
+TRAJECTORY = "trajectory"  # the name (prefix) of a track's trajectory trace
+
+
+def clock(seconds: float) -> str:
+    """Seconds as `m:ss`."""
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
+def projected(collection: Collection, key: str, rows: np.ndarray, space: str, method: str, dims: int,
+              tags: tuple[str, str] | None = None, many: bool = False) -> np.ndarray:
+    """Rows of `space` (n, D or 50) placed on a map: the fitted map's transform (`trajectory`; `many`:
+    `segment_points`, all in one call), or for `method="tags"` the two tags' probabilities (rows must
+    then be tag probabilities)."""
+    if method == "tags":
+        return tag_axes(rows, *tags, names=TAGGERS[key].tags)
+    fitted = get_map(collection, key, method, dims, space=space)
+    return segment_points(fitted, rows) if many else trajectory(fitted, rows)
+
+
+def map_frame(collection: Collection, key: str, method: str = "tsne", dims: int = 2, space: str = "embedding",
+              tags: tuple[str, str] | None = None) -> pd.DataFrame:
+    """One row per stored track: id, label, path, x, y(, z), its top tag and a hover text with the top 3.
+    `method` is "tsne" or "pca" (of `space`: "embedding" or "taggram"), or "tags": x = P(tags[0]),
+    y = P(tags[1]) exactly (2-D only)."""
+    results = Store(collection).load(key)
+    if method == "tags":
+        coords = tag_axes(results.tags, *tags, names=TAGGERS[key].tags)
+    else:
+        fitted = get_map(collection, key, method, dims, space=space)
+        position = {track_id: i for i, track_id in enumerate(fitted.ids_)}
+        coords = fitted.embedding_[[position[i] for i in results.tracks["id"]]]
+    names = TAGGERS[key].tags
+    top3 = np.argsort(-results.tags, axis=1)[:, :3]
+    frame = results.tracks[["id", "label", "path"]].copy()
+    frame["label"] = frame["label"].fillna("(unlabelled)")
+    for axis, values in zip("xyz", coords.T):
+        frame[axis] = values
+    frame["top tag"] = [short_tag(names[row[0]]) for row in top3]
+    frame["hover"] = [f"<b>{i}</b><br>label: {lab}<br>" + "<br>".join(
+        f"{short_tag(names[j])}: {results.tags[n, j]:.2f}" for j in row)
+        for n, (i, lab, row) in enumerate(zip(frame["id"], frame["label"], top3))]
+    return frame
+
+
+def cluster_captions(tags: np.ndarray, clusters: np.ndarray, key: str, n: int = 3) -> dict:
+    """{cluster id: "cluster 3: metal, electricguitar, energetic"}: each k-means cluster named by the `n`
+    tags most raised in it above the collection mean (`analysis.tag_profiles`)."""
+    profile = tag_profiles(tags, clusters)
+    names = short_tags(key)
+    return {c: f"cluster {c}: " + (", ".join(distinguishing_tags(profile, i, names, n)) or "(no raised tag)")
+            for i, c in enumerate(profile.groups)}
+
+
+def colour_values(collection: Collection, key: str, frame: pd.DataFrame, by: str, tag: str | None = None,
+                  k: int | None = None, space: str = "embedding") -> pd.Series:
+    """The value each point is coloured by: its label, k-means cluster (of `space`, named by its
+    distinguishing tags: the legend then reads "cluster 3: metal, electricguitar, energetic"), top tag, or
+    one tag's probability."""
+    if by == "label":
+        return frame["label"]
+    if by == "top tag":
+        return frame["top tag"]
+    results = Store(collection).load(key)
+    if by == "tag probability":
+        return pd.Series(results.tags[:, TAGGERS[key].tags.index(tag)], index=frame.index)
+    k = min(k or max(2, len(collection.labels) or 8), len(frame))  # never more clusters than stored tracks
+    clusters = cluster_labels(preprocessed(features(results, space)), k, "kmeans")
+    captions = cluster_captions(results.tags, clusters, key)
+    return pd.Series([captions[c] for c in clusters], index=frame.index)
+
+
+def track_trajectory(collection: Collection, key: str, track_id: str, method: str = "tsne", dims: int = 2,
+                     space: str = "embedding", tags: tuple[str, str] | None = None) -> pd.DataFrame:
+    """A stored track's path over the map: one row per chunk in time order (chunk, start in s, x, y(, z)),
+    each chunk placed with the map's own transform (`maps.trajectory`)."""
+    out = Store(collection).read(key, track_id)
+    if out is None:
+        raise ShroomsError(f"{track_id} has no stored {key} chunks")
+    row = next(t for t in collection.tracks if t.id == track_id)
+    n_samples = round((row.duration or 0) * SAMPLE_RATE)
+    starts = np.array(chunk_starts(n_samples, TAGGERS[key].input_length)[:len(out.chunk_tags)]) / SAMPLE_RATE
+    return chunk_path(collection, key, out, starts, method, dims, space, tags)
+
+
+def upload_trajectory(collection: Collection, key: str, data: bytes, name: str = "upload",
+                      method: str = "tsne", dims: int = 2, space: str = "embedding",
+                      tags: tuple[str, str] | None = None) -> pd.DataFrame:
+    """A new song's path over a collection's map (`track_trajectory` for audio that is not stored): the
+    song tagged chunk by chunk by `key`, each chunk placed with the map's transform."""
+    samples = decode(data, name=name).samples
+    out = load_tagger(key).tag(samples)
+    starts = np.array(chunk_starts(len(samples), TAGGERS[key].input_length)[:len(out.chunk_tags)]) / SAMPLE_RATE
+    return chunk_path(collection, key, out, starts, method, dims, space, tags)
+
+
+def chunk_path(collection: Collection, key: str, out, starts: np.ndarray, method: str, dims: int, space: str,
+               tags: tuple[str, str] | None) -> pd.DataFrame:
+    """A TrackOutput's chunks (in `space`) placed on a map, as a frame: chunk, start (s), x, y(, z)."""
+    rows = out.chunk_tags if (space == "taggram" or method == "tags") else out.chunk_embeddings
+    coords = projected(collection, key, rows, space, method, dims, tags)
+    frame = pd.DataFrame({"chunk": np.arange(len(coords)), "start": np.asarray(starts, dtype=float)})
+    for axis, values in zip("xyz", np.asarray(coords).T):
+        frame[axis] = values
+    return frame
+
+
+def add_trajectory(fig: go.Figure, path: pd.DataFrame, name: str, dims: int = 2,
+                   colour: str = "black") -> go.Figure:
+    """Draw a trajectory (`track_trajectory`) on a map: chunks joined in time order, lines and markers,
+    the first chunk larger; each point's `customdata` is `chunk:<i>` and its hover the chunk's start time."""
+    trace = go.Scatter if dims == 2 else go.Scatter3d
+    axes = ["x", "y"] if dims == 2 else ["x", "y", "z"]
+    sizes = [14 if i == 0 else 9 for i in range(len(path))] if dims == 2 else 4
+    fig.add_trace(trace(**{a: path[a] for a in axes}, mode="lines+markers", name=f"{TRAJECTORY}: {name}",
+                        customdata=[f"chunk:{c}" for c in path["chunk"]],
+                        hovertext=[f"<b>{name}</b><br>chunk {c} · from {clock(s)}"
+                                   for c, s in zip(path["chunk"], path["start"])], hoverinfo="text",
+                        line=dict(color=colour, width=2),
+                        marker=dict(size=sizes, color=colour, symbol="circle-open" if dims == 2 else "circle")))
+    return fig
+
+
+def segments_frame(collection: Collection, key: str, method: str = "tsne", dims: int = 2,
+                   space: str = "embedding", tags: tuple[str, str] | None = None) -> pd.DataFrame:
+    """Every stored chunk as its own point (`maps.segment_points`): id, label, path, chunk, start (s),
+    x, y(, z) and a hover text."""
+    frame, embs, chunk_tags = Store(collection).segments(key)
+    rows = chunk_tags if (space == "taggram" or method == "tags") else embs
+    coords = projected(collection, key, rows, space, method, dims, tags, many=True)
+    frame["label"] = frame["label"].fillna("(unlabelled)")
+    for axis, values in zip("xyz", coords.T):
+        frame[axis] = values
+    frame["hover"] = [f"<b>{i}</b><br>label: {lab}<br>chunk {c} · from {clock(s)}"
+                      for i, lab, c, s in zip(frame["id"], frame["label"], frame["chunk"], frame["start"])]
+    return frame
+
+
+def chunks_per_track(collection: Collection, key: str) -> float:
+    """The median number of stored chunks per track (1 for taggers that hear a whole clip at once)."""
+    frame = Store(collection).segments(key)[0]
+    return float(frame.groupby("id").size().median()) if len(frame) else 0.0
+
+
+def label_tag_figure(collection: Collection, key: str, measure: str = "lift") -> go.Figure:
+    """A labels × tags heatmap of the collection's tag profiles (`analysis.tag_profiles`): each label's mean
+    tag probability as a lift over (inside / overall) or difference from (inside - overall) the collection's."""
+    results = Store(collection).load(key)
+    mask = results.tracks["label"].notna().to_numpy()
+    if mask.sum() < 2:
+        raise ShroomsError(f"{collection.name} has no labels: the label × tag profile needs sub-folders")
+    profile = tag_profiles(results.tags[mask], results.tracks["label"][mask].to_numpy(dtype=str))
+    z = profile.lift if measure == "lift" else profile.difference
+    fig = go.Figure(go.Heatmap(z=z, x=short_tags(key), y=[str(g) for g in profile.groups],
+                               colorscale="RdBu_r", zmid=1.0 if measure == "lift" else 0.0,
+                               colorbar=dict(title=measure),
+                               hovertemplate="%{y} · %{x}: " + measure + " %{z:.2f}<extra></extra>"))
+    fig.update_layout(title=f"{TAGGERS[key].name}: what each label raises ({measure} over the collection mean)",
+                      height=120 + 22 * len(profile.groups), margin=dict(l=0, r=0, t=40, b=0),
+                      xaxis=dict(tickangle=-60), yaxis_autorange="reversed")
+    return fig
+
+
+def agreement_figure(agreement: dict, keys: list[str]) -> go.Figure:
+    """Two heatmaps over every pair of `keys`: linear CKA and mean k-NN overlap (`agreement.model_agreement`),
+    1 on the diagonal (a tagger agrees with itself)."""
+    from plotly.subplots import make_subplots
+    n = len(keys)
+    cka, overlap = np.eye(n), np.eye(n)
+    index = {k: i for i, k in enumerate(keys)}
+    for pair in agreement["pairs"]:
+        a, b = index[pair["a"]], index[pair["b"]]
+        cka[a, b] = cka[b, a] = pair["cka"]
+        overlap[a, b] = overlap[b, a] = pair["knn_overlap"]
+    names = [TAGGERS[k].name for k in keys]
+    fig = make_subplots(1, 2, subplot_titles=["linear CKA", f"mean {agreement['k']}-NN overlap (Jaccard)"],
+                        horizontal_spacing=0.12)
+    for col, z in ((1, cka), (2, overlap)):
+        fig.add_trace(go.Heatmap(z=z, x=names, y=names, zmin=0, zmax=1, colorscale="Greens", showscale=col == 2,
+                                 text=np.round(z, 2), texttemplate="%{text}", name="cka" if col == 1 else "knn"),
+                      1, col)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(height=160 + 40 * n, margin=dict(l=0, r=0, t=40, b=0),
+                      title=f"Do the taggers hear the collection alike? ({agreement['space']})")
+    return fig
+
+
+def novelty_line(novelty: float) -> str:
+    """A placed song's novelty percentile (`neighbours.novelty_percentile`) as a sentence."""
+    return f"further from the collection than {novelty:.0f}% of its tracks"
+
+
+def mix_line(mix: dict[str, float]) -> str:
+    """A neighbour label mix {label: fraction} as `60% jazz · 40% blues`."""
+    return " · ".join(f"{f:.0%} {lab}" for lab, f in mix.items())
+
+
+def selection_files(frame: pd.DataFrame, ids: list[str]) -> tuple[str, bytes]:
+    """A selection of a map's tracks (in the order given, duplicates dropped) as an M3U8 playlist
+    (`export.m3u8`) and as CSV rows of `frame` (id, label, path, x, y…)."""
+    ids = list(dict.fromkeys(i for i in ids if i in set(frame["id"])))
+    rows = frame.set_index("id").loc[ids].reset_index()
+    columns = [c for c in ("id", "label", "path", "x", "y", "z", "top tag") if c in rows.columns]
+    return m3u8(list(rows["path"]), titles=ids), rows[columns].to_csv(index=False).encode()
+
+
+def study_models(collection: Collection, folder: str | Path, keys: list[str], seed: int = 0,
+                 space: str = "embedding") -> tuple[Collection, dict]:
+    """`shrooms.study` for the app: the OOD folder (sub-folders = groups) and its result, with every new
+    track's place on each tagger's 2-D t-SNE map. `keys`: taggers ready on `collection` (the app's
+    `stored_keys`)."""
+    ood = ood_collection(folder)
+    precompute(ood, keys, show_bar=False)
+    return ood, {key: model_study(collection, ood, key, seed, space, 10) for key in keys}
+
+
+def study_table(models: dict) -> pd.DataFrame:
+    """One row per tagger and group: tracks, median novelty, own-neighbour fraction, silhouette and the
+    label mix of its nearest collection tracks."""
+    rows = [{"tagger": TAGGERS[key].name, "group": group, "tracks": s["n"], "novelty (median %)": s["novelty_median"],
+             "own neighbour": s["own_neighbour_fraction"], "silhouette": s["silhouette"],
+             "neighbour labels": mix_line(dict(list(s["neighbour_labels"].items())[:3]))}
+            for key, m in models.items() for group, s in m["groups"].items()]
+    return pd.DataFrame(rows, columns=["tagger", "group", "tracks", "novelty (median %)", "own neighbour",
+                                       "silhouette", "neighbour labels"])

@@ -15,12 +15,14 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import RerunException, StopException
 
 from .. import views
+from ..agreement import model_agreement
 from ..analysis import confusion_for, report
 from ..collections import Collection, download_gtzan, find_gtzan, load_collection
 from ..precompute import precompute
 from ..errors import ShroomsError
 from ..place import nearest
 from ..store import Store
+from ..study import study_figure
 from ..taggers import TAGGERS, current_sha256, download_weights, find_weights, missing_message
 
 COLLECTION_KEY = "collection_spec"
@@ -62,14 +64,56 @@ def fingerprint(coll: Collection) -> str:
 
 
 @st.cache_data(show_spinner="Drawing the map…", max_entries=64)
-def map_frame(spec: str, key: str, method: str, dims: int, _version: str) -> pd.DataFrame:
-    return views.map_frame(collection(spec), key, method, dims)
+def map_frame(spec: str, key: str, method: str, dims: int, _version: str, space: str = "embedding",
+              tags: tuple[str, str] | None = None) -> pd.DataFrame:
+    return views.map_frame(collection(spec), key, method, dims, space, tags)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def colours(spec: str, key: str, method: str, dims: int, by: str, tag: str | None, _version: str) -> pd.Series:
+def colours(spec: str, key: str, method: str, dims: int, by: str, tag: str | None, _version: str,
+            space: str = "embedding", tags: tuple[str, str] | None = None) -> pd.Series:
     coll = collection(spec)
-    return views.colour_values(coll, key, map_frame(spec, key, method, dims, _version), by, tag)
+    return views.colour_values(coll, key, map_frame(spec, key, method, dims, _version, space, tags), by, tag,
+                               space=space)
+
+
+@st.cache_data(show_spinner="Placing the track's chunks…", max_entries=256)
+def trajectory(spec: str, key: str, track_id: str, method: str, dims: int, _version: str, space: str = "embedding",
+               tags: tuple[str, str] | None = None) -> pd.DataFrame:
+    return views.track_trajectory(collection(spec), key, track_id, method, dims, space, tags)
+
+
+@st.cache_data(show_spinner="Tagging your track chunk by chunk…", max_entries=64)
+def upload_trajectory(spec: str, key: str, digest: str, _data: bytes, name: str, _version: str) -> pd.DataFrame:
+    return views.upload_trajectory(collection(spec), key, _data, name)
+
+
+@st.cache_data(show_spinner="Placing every chunk…", max_entries=16)
+def segments(spec: str, key: str, method: str, dims: int, _version: str, space: str = "embedding",
+             tags: tuple[str, str] | None = None) -> pd.DataFrame:
+    return views.segments_frame(collection(spec), key, method, dims, space, tags)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def chunks_per_track(spec: str, key: str, _version: str) -> float:
+    return views.chunks_per_track(collection(spec), key)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def label_tags(spec: str, key: str, measure: str, _version: str):
+    return views.label_tag_figure(collection(spec), key, measure)
+
+
+@st.cache_data(show_spinner="Comparing the taggers (CKA, neighbour overlap)…", max_entries=16)
+def agreement(spec: str, keys: tuple[str, ...], space: str, _version: str) -> dict:
+    return model_agreement(collection(spec), list(keys), space)
+
+
+@st.cache_data(show_spinner="Tagging the folder and placing its groups…", max_entries=8)
+def study(spec: str, folder: str, keys: tuple[str, ...], _version: str) -> tuple[pd.DataFrame, dict]:
+    ood, models = views.study_models(collection(spec), folder, list(keys))
+    figures = {key: study_figure(collection(spec), ood, key, models[key]) for key in models}
+    return views.study_table(models), figures
 
 
 @st.cache_data(show_spinner="Scoring the taggers (clusters, kNN, probe)…", max_entries=16)
@@ -294,14 +338,22 @@ def show_neighbours(neighbours: list, heading: str = "Nearest tracks") -> None:
         right.audio(data, format=mime)
 
 
-def show_track(spec: str, coll: Collection, key: str, track_id: str, version: str) -> None:
-    """A collection track's details: player, top tags, nearest neighbours (each playable)."""
+def show_track(spec: str, coll: Collection, key: str, track_id: str, version: str,
+               path: pd.DataFrame | None = None) -> None:
+    """A collection track's details: player, top tags, nearest neighbours (each playable). With its
+    trajectory (`path`: chunk, start) and several chunks, a chunk picker: the player starts at that chunk."""
     store = Store(coll)
     row = next(t for t in coll.tracks if t.id == track_id)
     out = store.read(key, track_id)
     st.subheader(f"{track_id}" + (f" · {row.label}" if row.label else ""))
+    start = 0
+    if path is not None and len(path) > 1:
+        starts = dict(zip(path["chunk"], path["start"]))
+        chunk = st.selectbox("Play from chunk", list(starts), key="explore_chunk",
+                             format_func=lambda c: f"chunk {c} · from {views.clock(starts[c])}")
+        start = int(starts.get(chunk, 0))
     data, mime = audio(str(row.path))
-    st.audio(data, format=mime)
+    st.audio(data, format=mime, start_time=start)
     left, right = st.columns([2, 3])
     order = out.tags.argsort()[::-1][:8]
     left.plotly_chart(views.tags_figure([(TAGGERS[key].tags[i], float(out.tags[i])) for i in order],
@@ -309,3 +361,24 @@ def show_track(spec: str, coll: Collection, key: str, track_id: str, version: st
     with right:
         near = [n for n in nearest(coll, key, out.embedding[None, :], 6)[0] if n.id != track_id][:5]
         show_neighbours(near)
+
+
+def export_selection(frame: pd.DataFrame, ids: list[str], key: str) -> None:
+    """Download buttons for a map selection: an M3U8 playlist of its files and its rows as CSV."""
+    playlist, table = views.selection_files(frame, ids)
+    left, right = st.columns(2)
+    left.download_button(f"Download {len(ids)} tracks as M3U8", playlist.encode(), file_name="selection.m3u8",
+                         mime="audio/x-mpegurl", key=f"{key}_m3u8")
+    right.download_button("Download as CSV", table, file_name="selection.csv", mime="text/csv", key=f"{key}_csv")
+
+
+def open_page(title: str, need: int = 0) -> tuple[str, Collection, str, list[str]]:
+    """A page's head: its title and the collection picker. Returns (spec, collection, its fingerprint, the
+    taggers with stored embeddings); with `need` ≥ 1, stops the page with one line when none is stored."""
+    st.title(title)
+    spec, coll = pick_collection()
+    available = stored_keys(coll)
+    if need and not available:
+        st.warning("No tagger has embeddings of this collection yet: compute them on the Home page.")
+        st.stop()
+    return spec, coll, fingerprint(coll), available
