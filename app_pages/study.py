@@ -4,7 +4,6 @@ itself, the labels it lands among, and every tagger's map with the new tracks pl
 
 import streamlit as st
 
-from shrooms import views
 from shrooms.app import session
 from shrooms.errors import ShroomsError
 from shrooms.taggers import TAGGERS

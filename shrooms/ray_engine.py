@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .audio import chunk, load_audio
-from .collections import Collection, Track
+from .collections import Collection
 from .errors import AudioError, ShroomsError
 from .precompute import Progress, Summary
 from .store import Store, StoreReadOnly, file_state

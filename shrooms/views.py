@@ -19,9 +19,10 @@ from .errors import ShroomsError
 from .export import m3u8
 from .maps import features, get_map, segment_points, tag_axes, trajectory
 from .precompute import precompute
+from .status import BAD_WEIGHTS, NO_WEIGHTS, statuses
 from .store import Store
 from .study import model_study, ood_collection
-from .taggers import TAGGERS, find_weights, load_tagger
+from .taggers import TAGGERS, load_tagger
 
 COLOUR_BY = ("label", "cluster", "top tag", "tag probability")
 PALETTE = qualitative.Dark24 + qualitative.Light24
@@ -36,14 +37,14 @@ def short_tag(tag: str) -> str:
 
 
 def tagger_status(collection: Collection) -> pd.DataFrame:
-    """Per tagger: weights available, and how many of the collection's tracks have cached embeddings."""
-    store = Store(collection)
+    """Per tagger (`shrooms.status`): its state (ready, no weights, bad weights, not computed), whether its
+    weights load, and how many of the collection's tracks have stored embeddings."""
     rows = []
-    for spec in TAGGERS.values():
-        cached = len(store.load(spec.key).tracks)
-        rows.append({"key": spec.key, "tagger": spec.name,
-                     "weights": "available" if find_weights(spec) else "weights not available",
-                     "embeddings": f"{cached} / {len(collection.tracks)}", "complete": cached == len(collection.tracks),
+    for key, state in statuses(collection).items():
+        spec = TAGGERS[key]
+        weights = {NO_WEIGHTS: "weights not available", BAD_WEIGHTS: "bad weights"}.get(state.state, "available")
+        rows.append({"key": spec.key, "tagger": spec.name, "status": state.state, "weights": weights,
+                     "embeddings": f"{state.stored} / {state.total}", "complete": state.stored == state.total,
                      "embedding": f"{spec.embedding_dim}-d, {spec.embedding_layer}", "paper": spec.paper})
     return pd.DataFrame(rows)
 

@@ -3,7 +3,6 @@ one `status` for every state, and `import shrooms` without Streamlit."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import struct
 
-import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 

@@ -10,7 +10,6 @@ import tarfile
 import threading
 import time
 
-import numpy as np
 import pytest
 import soundfile as sf
 

@@ -4,7 +4,6 @@ axes and trajectories."""
 
 from __future__ import annotations
 
-import pickle
 
 import numpy as np
 import pytest

@@ -13,7 +13,6 @@ import pytest
 from shrooms.collections import folder_collection
 from shrooms.precompute import precompute
 from shrooms.store import Store
-from shrooms.taggers import Tagger
 
 from .audio_files import CLIPS, write_excerpt
 

@@ -21,9 +21,10 @@ from ..collections import Collection, download_gtzan, find_gtzan, load_collectio
 from ..precompute import precompute
 from ..errors import ShroomsError
 from ..place import nearest
+from ..status import NOT_COMPUTED, status, statuses
 from ..store import Store
 from ..study import study_figure
-from ..taggers import TAGGERS, current_sha256, download_weights, find_weights, missing_message
+from ..taggers import TAGGERS, current_sha256, download_weights
 
 COLLECTION_KEY = "collection_spec"
 QUEUE_KEY = "precompute_queue"
@@ -132,9 +133,8 @@ def audio(path: str) -> tuple[bytes, str]:
 
 
 def stored_keys(coll: Collection) -> list[str]:
-    """Taggers with weights whose embeddings of this collection are cached (at least 4 tracks)."""
-    store = Store(coll)
-    return [k for k in TAGGERS if find_weights(TAGGERS[k]) and len(store.load(k).tracks) >= 4]
+    """Taggers that are ready on this collection (`shrooms.status`: weights load, at least 4 stored tracks)."""
+    return [key for key, state in statuses(coll).items() if state.ready]
 
 
 def library_roots() -> list[Path]:
@@ -322,10 +322,10 @@ def tagger_label(key: str, available: list[str]) -> str:
 
 
 def unavailable_reason(coll: Collection, key: str) -> str:
-    spec = TAGGERS[key]
-    if not find_weights(spec):
-        return missing_message(spec)
-    return f"{coll.name} is not precomputed for {spec.name} yet: compute it on the Home page."
+    state = status(coll, key)
+    if state.state == NOT_COMPUTED:
+        return f"{coll.name} is not computed for {TAGGERS[key].name} yet: compute it on the Home page."
+    return state.message
 
 
 def show_neighbours(neighbours: list, heading: str = "Nearest tracks") -> None:
