@@ -38,6 +38,8 @@ elif get_weights.button(f"Get the weights ({len(missing)} tagger{'s' if len(miss
                         help="Downloads the weights of: " + ", ".join(TAGGERS[k].name for k in missing)):
     with get_weights:
         st.session_state["weights_outcome"] = session.get_weights(missing)  # shown until the next try
+    if st.session_state["weights_outcome"][0]:
+        st.rerun()  # the taggers just downloaded are no longer missing: redraw the button and the status
 got, failed = st.session_state.get("weights_outcome", ([], []))
 for line in failed:
     get_weights.error(line)

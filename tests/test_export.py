@@ -33,7 +33,7 @@ def test_export_csv_json_and_parquet(debian, tmp_path) -> None:
     assert frame["id"].tolist() == [t.id for t in debian.tracks]
     assert frame["label"].tolist() == [t.label for t in debian.tracks]
     tsne = get_map(debian, "fcn", "tsne", 2)
-    assert np.allclose(frame[["x", "y"]].to_numpy(), tsne.coords[[tsne.ids.index(i) for i in frame["id"]]])
+    assert np.allclose(frame[["x", "y"]].to_numpy(), tsne.embedding_[[tsne.ids_.index(i) for i in frame["id"]]])
     assert frame["cluster"].nunique() == 3 and all(len(t.split(";")) == 3 for t in frame["top_tags"])
     out = tmp_path / "tracks.json"
     assert run_cli("export", "--collection", str(debian.root), "--models", "fcn", "--out", str(out)).returncode == 0

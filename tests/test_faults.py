@@ -118,17 +118,17 @@ def test_a_rerun_killed_while_rewriting_a_changed_track_resumes(tmp_path, capsys
 def test_a_file_replaced_while_it_is_decoded_is_not_stored_and_recomputed(tmp_path, monkeypatch) -> None:
     music = make_music(tmp_path)
     target = music / "dance" / "dance1.wav"
-    decode = shrooms.precompute.load_audio
+    decode = shrooms.precompute.decode
 
     def replace_while_decoding(path):
-        samples = decode(path)
+        decoded = decode(path)
         if Path(path) == target:  # between the stat before decoding and the stat after it
             write_excerpt(CLIPS / "jtd_trio.flac", target, 4.0, offset=0.0)
-        return samples
+        return decoded
     monkeypatch.setenv("SHROOMS_CACHE", str(tmp_path / "cache"))
     coll = folder_collection(music)
     with monkeypatch.context() as patch:
-        patch.setattr(shrooms.precompute, "load_audio", replace_while_decoding)
+        patch.setattr(shrooms.precompute, "decode", replace_while_decoding)
         first = precompute(coll, ["musicnn"], show_bar=False)
     assert (first.computed, first.changed) == (N - 1, ["dance/dance1"])
     assert "  not stored dance/dance1: the file changed while it was read (run precompute again)" in first.lines()
