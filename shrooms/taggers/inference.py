@@ -24,8 +24,8 @@ from .weights import file_sha256, find_weights, load_model, missing_message
 
 # Bump when the front ends or the way models run change numerically: cached results keyed on it are
 # then recomputed. 2: batch norms folded into the convolutions they follow. 3: 1-D convolutions run as
-# channels-last 2-D ones; CPU batches of spec.cpu_batch chunks.
-TAGGER_VERSION = "3"
+# channels-last 2-D ones; CPU batches of spec.cpu_batch chunks. 4: the sample-level CNNs back on plain 1-D convolutions.
+TAGGER_VERSION = "4"
 
 # Samples per forward pass on a GPU. On the CPU each tagger has its own measured batch (spec.cpu_batch).
 # Any fixed batch size (the last batch zero-padded) makes a chunk's result independent of its batch-mates.

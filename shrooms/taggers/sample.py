@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .blocks import ConvBlock1d, as_image
+from .blocks import ConvBlock1d
 
 # (in, out, kernel, stride, pooling) per layer, shared with the SE variant.
 SAMPLE_LAYERS = [(1, 128, 3, 3, 1), (128, 128, 3, 1, 3), (128, 128, 3, 1, 3), (128, 256, 3, 1, 3)] + \
@@ -23,8 +23,10 @@ class SampleLevelStack(nn.Module):
             setattr(self, f"layer{i}", block(c_in, c_out, shape=shape, stride=stride, pooling=pooling))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, 59049) → (batch, 512), run as images one sample high (blocks.py)."""
-        x = as_image(x.unsqueeze(1))
+        """(batch, 59049) → (batch, 512). Run as plain 1-D convolutions: on a quiet machine they are faster
+        than the same layers as channels-last images one sample high (sample 174 vs 113, SE 59 vs 52 s of
+        audio per second, batch 8, measured in one run)."""
+        x = x.unsqueeze(1)
         for i in range(1, len(SAMPLE_LAYERS) + 1):
             x = getattr(self, f"layer{i}")(x)
         return x.flatten(1)
