@@ -46,10 +46,23 @@ def place(out: np.ndarray, sound: np.ndarray, at: float) -> None:
         out[i:i + len(sound)] += sound[: len(out) - i]
 
 
+@functools.lru_cache(maxsize=256)
 def env(n: int, attack: float, decay: float) -> np.ndarray:
-    """Linear attack then exponential decay (time constants in seconds)."""
+    """Linear attack then exponential decay (time constants in seconds) → (n,), read-only (cached)."""
     t = np.arange(n) / SR
-    return np.minimum(1.0, t / max(attack, 1e-4)) * np.exp(-t / decay)
+    out = np.minimum(1.0, t / max(attack, 1e-4)) * np.exp(-t / decay)
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def cycles(n: int, vibrato: float) -> np.ndarray:
+    """Cycles elapsed per Hz of pitch at each of n samples, under a 5.5-Hz vibrato of relative depth
+    `vibrato` → (n,), read-only (cached: every note of one length and vibrato shares it)."""
+    t = np.arange(n) / SR
+    out = np.cumsum(1 + vibrato * np.sin(2 * np.pi * 5.5 * t)) / SR
+    out.flags.writeable = False
+    return out
 
 
 def kick(rng: np.random.Generator) -> np.ndarray:
@@ -72,14 +85,13 @@ def tone(freq: float, seconds: float, shape: str = "sine", attack: float = 0.01,
          vibrato: float = 0.0) -> np.ndarray:
     """One note: sine, saw or square oscillator with optional vibrato, under an envelope."""
     n = int(seconds * SR)
-    t = np.arange(n) / SR
-    phase = 2 * np.pi * np.cumsum(freq * (1 + vibrato * np.sin(2 * np.pi * 5.5 * t))) / SR
+    phase = freq * cycles(n, vibrato)  # in cycles
     if shape == "saw":
-        wave = 2 * ((phase / (2 * np.pi)) % 1.0) - 1
+        wave = 2 * (phase % 1.0) - 1
     elif shape == "square":
-        wave = np.sign(np.sin(phase))
+        wave = np.sign(np.sin(2 * np.pi * phase))
     else:
-        wave = np.sin(phase)
+        wave = np.sin(2 * np.pi * phase)
     return wave * env(n, attack, decay)
 
 
