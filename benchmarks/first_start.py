@@ -58,7 +58,7 @@ def wait_healthy(port: int, proc: subprocess.Popen, log: Path, seconds: float) -
     raise Failed(f"streamlit not healthy after {seconds:.0f} s")
 
 
-def one_start(timeout: float) -> tuple[float, float, float]:
+def one_start(timeout: float, first_only: bool = False) -> tuple[float, float, float]:
     """(seconds to healthy, to the first map, to the last released tagger's embeddings) for one cold start."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
     port = free_port()
@@ -91,13 +91,16 @@ def one_start(timeout: float) -> tuple[float, float, float]:
                     print(f"first map in Chromium after {first:.1f} s (server healthy after {healthy:.1f} s, demo "
                           f"ready and FCN started after {fcn_started:.1f} s, FCN done after {fcn_done:.1f} s)",
                           flush=True)
-                    page.wait_for_function("() => !document.body.innerText.includes('Computing ')",
-                                           timeout=timeout * 1000, polling=500)
+                    if not first_only:
+                        page.wait_for_function("() => !document.body.innerText.includes('Computing ')",
+                                               timeout=timeout * 1000, polling=500)
                 except PlaywrightTimeout:
                     text = " ".join(page.inner_text("body").split())[:300]
                     raise Failed(f"no map after {time.perf_counter() - start:.0f} s; the page says: {text}") from None
-                done = time.perf_counter() - start
-                print(f"all taggers computed after {done:.1f} s", flush=True)
+                done = float("nan")
+                if not first_only:
+                    done = time.perf_counter() - start
+                    print(f"all taggers computed after {done:.1f} s", flush=True)
                 browser.close()
         finally:
             proc.terminate()
@@ -108,6 +111,7 @@ def one_start(timeout: float) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--first-map-only", action="store_true", help="stop each run at the first map")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for each map (default 300)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -120,10 +124,12 @@ def main() -> None:
     results = []
     for run in range(args.runs):
         try:
-            results.append(one_start(args.timeout))
+            results.append(one_start(args.timeout, args.first_map_only))
         except Failed as exc:
             sys.exit(f"first_start.py: error: run {run + 1}: {exc}")
     for name, values in zip(("server healthy", "first map in Chromium", "all taggers computed"), zip(*results)):
+        if args.first_map_only and name == "all taggers computed":
+            continue
         print(f"{name:>24}: median {statistics.median(values):5.1f} s  (runs: {', '.join(f'{v:.1f}' for v in values)})")
 
 

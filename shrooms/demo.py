@@ -30,7 +30,7 @@ from scipy.signal import butter, lfilter, sosfilt
 
 SR = 16000
 SECONDS = 29.0  # FCN's and CRNN's input length: no zero-padding
-CLIPS_PER_STYLE = 8
+CLIPS_PER_STYLE = 6
 DEMO_VERSION = "2"  # bump when the synthesis changes: the cached demo is regenerated
 N = int(SR * SECONDS)
 
