@@ -2,13 +2,24 @@
 (the demo is synthesised, then the taggers run one at a time, fcn first; the map shows after the first),
 and to every released tagger's map. Uses Debian's Chromium and the weights in SHROOMS_WEIGHTS_DIR.
 
-    SHROOMS_WEIGHTS_DIR=../shared/weights python benchmarks/first_start.py [--runs 1]
+    SHROOMS_WEIGHTS_DIR=../shared/weights python benchmarks/first_start.py [--runs 2]
+
+Chromium opens the home page (what `streamlit run` opens), waits while it computes FCN, then clicks
+Explore, as a user would, and waits for the map's points. Each start gets its own empty cache
+(SHROOMS_CACHE) and a free port, so the weights must come from SHROOMS_WEIGHTS_DIR.
+
+Why it used to print nothing for ten minutes: it opened /explore first, and on a real server (Streamlit 1.67)
+Explore's `st.stop()` ("FCN's embeddings are being computed") also stops app.py's `continue_precompute`, so
+nothing was ever computed and it waited 600 s for a map (AppTest does not show this; see the report). It also
+polled a dead server's health forever and had a fixed port. Now every wait is bounded and a failure is one
+line naming the step and what the page said.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -19,36 +30,77 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+COMPUTING_FCN = "Computing FCN"
 POINTS = "() => document.querySelectorAll('.js-plotly-plot .scatterlayer path.point').length > 0"
 
 
-def one_start(port: int) -> tuple[float, float, float]:
+class Failed(Exception):
+    """One start went wrong: the message says which step."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(port: int, proc: subprocess.Popen, log: Path, seconds: float) -> None:
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise Failed(f"streamlit exited ({proc.returncode}): {tail[0]}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise Failed(f"streamlit not healthy after {seconds:.0f} s")
+
+
+def one_start(timeout: float, first_only: bool = False) -> tuple[float, float, float]:
     """(seconds to healthy, to the first map, to the last released tagger's embeddings) for one cold start."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
+    port = free_port()
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "SHROOMS_CACHE": cache}
-        start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = Path(cache) / "streamlit.log"
+        with open(log, "wb") as out:
+            start = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                                     "--server.address", "127.0.0.1", "--server.headless", "true"],
+                                    cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_healthy(port, proc, log, 120)
             healthy = time.perf_counter() - start
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
                     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
-                page.goto(f"http://127.0.0.1:{port}/explore")
-                page.wait_for_function(POINTS, timeout=600_000)
-                first = time.perf_counter() - start
-                print(f"first map in Chromium after {first:.1f} s (server healthy after {healthy:.1f} s)", flush=True)
-                page.wait_for_function("() => !document.body.innerText.includes('Computing ')", timeout=600_000,
-                                       polling=500)
-                done = time.perf_counter() - start
+                page.goto(f"http://127.0.0.1:{port}/")  # the home page, as `streamlit run` opens it
+                try:
+                    page.wait_for_function(f"() => document.body.innerText.includes('{COMPUTING_FCN}')",
+                                           timeout=timeout * 1000, polling=200)
+                    fcn_started = time.perf_counter() - start
+                    page.wait_for_function(f"() => !document.body.innerText.includes('{COMPUTING_FCN}')",
+                                           timeout=timeout * 1000, polling=200)
+                    fcn_done = time.perf_counter() - start
+                    page.click("a[href$='/explore']")  # as a user does once FCN is done
+                    page.wait_for_function(POINTS, timeout=timeout * 1000)
+                    first = time.perf_counter() - start
+                    print(f"first map in Chromium after {first:.1f} s (server healthy after {healthy:.1f} s, demo "
+                          f"ready and FCN started after {fcn_started:.1f} s, FCN done after {fcn_done:.1f} s)",
+                          flush=True)
+                    if not first_only:
+                        page.wait_for_function("() => !document.body.innerText.includes('Computing ')",
+                                               timeout=timeout * 1000, polling=500)
+                except PlaywrightTimeout:
+                    text = " ".join(page.inner_text("body").split())[:300]
+                    raise Failed(f"no map after {time.perf_counter() - start:.0f} s; the page says: {text}") from None
+                done = float("nan")
+                if not first_only:
+                    done = time.perf_counter() - start
+                    print(f"all taggers computed after {done:.1f} s", flush=True)
                 browser.close()
         finally:
             proc.terminate()
@@ -59,10 +111,25 @@ def one_start(port: int) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--port", type=int, default=8599)
+    parser.add_argument("--first-map-only", action="store_true", help="stop each run at the first map")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for each map (default 300)")
     args = parser.parse_args()
-    results = [one_start(args.port) for _ in range(args.runs)]
+    sys.path.insert(0, str(ROOT))
+    from shrooms.taggers import TAGGERS, find_weights
+    if not any(find_weights(spec) for spec in TAGGERS.values()) or not os.environ.get("SHROOMS_WEIGHTS_DIR"):
+        sys.exit("first_start.py: error: no tagger weights in SHROOMS_WEIGHTS_DIR (each start has an empty cache, "
+                 "so the weights must come from there): SHROOMS_WEIGHTS_DIR=../shared/weights")
+    if not Path(CHROMIUM).exists():
+        sys.exit(f"first_start.py: error: {CHROMIUM} not found (apt-get install chromium)")
+    results = []
+    for run in range(args.runs):
+        try:
+            results.append(one_start(args.timeout, args.first_map_only))
+        except Failed as exc:
+            sys.exit(f"first_start.py: error: run {run + 1}: {exc}")
     for name, values in zip(("server healthy", "first map in Chromium", "all taggers computed"), zip(*results)):
+        if args.first_map_only and name == "all taggers computed":
+            continue
         print(f"{name:>24}: median {statistics.median(values):5.1f} s  (runs: {', '.join(f'{v:.1f}' for v in values)})")
 
 

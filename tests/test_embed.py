@@ -142,7 +142,7 @@ def test_demo_precomputes_end_to_end(demo_collection) -> None:
     store = Store(demo_collection)
     for key in RELEASED:
         results = store.load(key)
-        assert len(results.tracks) == 96 and np.isfinite(results.embeddings).all()
+        assert len(results.tracks) == 48 and np.isfinite(results.embeddings).all()
         assert results.tracks["label"].nunique() == 8
     assert store.failures() == []
 
