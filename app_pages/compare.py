@@ -14,7 +14,7 @@ if len(available) < 2:
     st.warning("Comparing needs at least two taggers with embeddings of this collection: compute them on the "
                "Home page. Unavailable: " + "; ".join(session.unavailable_reason(coll, k)
                                                        for k in TAGGERS if k not in available))
-    st.stop()
+    session.stop_page()
 
 if "compare_taggers" not in st.session_state:  # from a shared link, else every tagger with embeddings
     wanted = [k for k in st.query_params.get("taggers", "").split(",") if k]
@@ -27,7 +27,7 @@ chosen = st.multiselect("Taggers (2 to 7)", available, max_selections=7, format_
 session.to_url(taggers=chosen)
 if len(chosen) < 2:
     st.info("Pick at least two taggers.")
-    st.stop()
+    session.stop_page()
 
 
 def remember_selection(chart: str) -> None:

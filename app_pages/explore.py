@@ -40,7 +40,7 @@ if key not in available:
                 "appears as soon as they are done.")
     else:
         st.warning(session.unavailable_reason(coll, key))
-    st.stop()
+    session.stop_page()
 
 tags = None
 if method == "tags":

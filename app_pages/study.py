@@ -21,7 +21,7 @@ if st.button("Run the study", key="study_run", disabled=not folder):
 if "study_on" not in st.session_state:
     st.caption(f"The new tracks are tagged by {', '.join(TAGGERS[k].name for k in available)} (cached) and "
                f"placed on {coll.name}'s maps, without changing them.")
-    st.stop()
+    session.stop_page()
 
 where, keys = st.session_state["study_on"]
 try:
@@ -29,7 +29,7 @@ try:
 except ShroomsError as exc:  # e.g. no sub-folders, or nothing readable: one line, and the box stays usable
     st.session_state.pop("study_on", None)
     st.error(str(exc).splitlines()[0])
-    st.stop()
+    session.stop_page()
 st.caption(f"{where} on {coll.name}. Novelty: the median group track is further from the collection than this "
            "% of its own tracks (a collection track: about 50). Own neighbour: the fraction of the group's tracks "
            "whose nearest track is in the group.")

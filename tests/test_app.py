@@ -133,6 +133,25 @@ def test_first_start_with_nothing_on_disk_computes_the_demo(private_cache, tmp_p
     st.cache_data.clear()
 
 
+def test_a_first_visit_to_explore_still_computes_the_demo(private_cache, tmp_path, monkeypatch) -> None:
+    """A deep link to Explore as the very first visit: the page stops early (nothing to show yet), and the
+    app's tail still computes the queued demo (`st.stop()` would have stopped the tail too)."""
+    from .conftest import SHARED
+    weights = tmp_path / "weights" / "jamendo" / "fcn"
+    weights.mkdir(parents=True)
+    (weights / "best_model.pth").symlink_to(SHARED / "weights" / "jamendo" / "fcn" / "best_model.pth")
+    monkeypatch.setenv("SHROOMS_WEIGHTS_DIR", str(tmp_path / "weights"))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("app_pages/explore.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    from shrooms.collections import demo_collection
+    assert len(Store(demo_collection()).load("fcn").tracks) == 48
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
 def test_bad_uploads_are_one_line_each_and_the_good_one_is_placed(demo_collection, tmp_path) -> None:
     """Sample rate 0, sample rate 4 GHz, 0 channels: one error line each naming the file; a header
     claiming 30 s over 1,000 bytes is placed from what it holds, with one warning line; a real song next to

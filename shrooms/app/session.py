@@ -5,6 +5,7 @@ CLI and the app alike), the collection picker, and precompute with a progress ba
 from __future__ import annotations
 
 import os
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -32,13 +33,30 @@ REFUSED = "not allowed or not found"
 SYSTEM_FOLDERS = ("proc", "sys", "dev", "run", "boot", "etc")
 
 
+class PageStopped(Exception):
+    """`stop_page()` inside the router: ends the page without asking Streamlit to stop the whole run."""
+
+
+_routed = threading.local()
+
+
+def stop_page() -> None:
+    """End the current page here. Under app.py's router this ends only the page, so the app's tail (queued
+    precomputes) still runs: `st.stop()` would make Streamlit stop at the tail's next element too. A page
+    run on its own (AppTest) falls back to `st.stop()`."""
+    if getattr(_routed, "active", False):
+        raise PageStopped
+    st.stop()
+
+
 def run_page(run: Callable[[], object]) -> None:
     """The app's error boundary: run a page (`run`); any error it raises becomes ONE `st.error` line (the full
-    traceback only with `SHROOMS_DEBUG=1`). `st.stop()` ends the page (the app's tail still runs);
+    traceback only with `SHROOMS_DEBUG=1`). `stop_page()` ends the page (the app's tail still runs);
     `st.rerun()` passes through to Streamlit."""
+    _routed.active = True
     try:
         run()
-    except StopException:
+    except (PageStopped, StopException):
         pass
     except RerunException:
         raise
@@ -51,6 +69,8 @@ def run_page(run: Callable[[], object]) -> None:
                      + ("" if os.environ.get("SHROOMS_DEBUG") == "1" else " (set SHROOMS_DEBUG=1 for details)"))
         if os.environ.get("SHROOMS_DEBUG") == "1":
             st.code("".join(traceback.format_exception(exc)))
+    finally:
+        _routed.active = False
 
 
 @st.cache_resource(show_spinner="Loading the collection (on first start the demo is synthesised: about 10 s)…")
@@ -183,13 +203,13 @@ def pick_collection() -> tuple[str, Collection]:
                                      help="sub-folders are labels; a flat folder is unlabelled")
         if not path:
             st.sidebar.info("Type a folder path, or pick the demo.")
-            st.stop()
+            stop_page()
         spec = path
     try:
         coll = open_collection(spec)
     except ShroomsError as exc:
         st.sidebar.error(str(exc))
-        st.stop()
+        stop_page()
     st.session_state[COLLECTION_KEY] = spec
     st.query_params["collection"] = spec
     if spec == "demo" and not st.session_state.get("demo_started"):
@@ -380,5 +400,5 @@ def open_page(title: str, need: int = 0) -> tuple[str, Collection, str, list[str
     available = stored_keys(coll)
     if need and not available:
         st.warning("No tagger has embeddings of this collection yet: compute them on the Home page.")
-        st.stop()
+        stop_page()
     return spec, coll, fingerprint(coll), available
