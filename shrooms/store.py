@@ -172,7 +172,7 @@ class Store:
             if self.writable:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                       factory=Connection)
+                                       factory=Connection, check_same_thread=False)
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     conn.execute("PRAGMA journal_mode = WAL")
@@ -182,7 +182,7 @@ class Store:
                 wal = Path(f"{self.path}-wal").exists()
                 uri = f"{self.path.resolve().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
                 conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                       factory=Connection)
+                                       factory=Connection, check_same_thread=False)
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         self._local.conn = conn
         _open.add(conn)
@@ -419,7 +419,8 @@ _open: weakref.WeakSet = weakref.WeakSet()
 
 @atexit.register
 def _close_all() -> None:
-    """Close connections at exit, so that a clean exit leaves no -wal/-shm files behind."""
+    """Close connections at exit, so that a clean exit leaves no -wal/-shm files behind. Each thread has its
+    own connection (`check_same_thread=False` only so that this hook, on the main thread, may close them)."""
     for conn in list(_open):
         conn.close()
 
