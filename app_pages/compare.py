@@ -9,7 +9,7 @@ from shrooms.app import session
 from shrooms.taggers import TAGGERS
 
 SELECTION = "compare_selection"
-spec, coll, version, available = session.open_page("Compare the taggers")
+source, coll, version, available = session.open_page("Compare the taggers")
 if len(available) < 2:
     st.warning("Comparing needs at least two taggers with embeddings of this collection: compute them on the "
                "Home page. Unavailable: " + "; ".join(session.unavailable_reason(coll, k)
@@ -43,15 +43,15 @@ if selected:
     if clear.button("Clear selection"):
         st.session_state[SELECTION] = []
         st.rerun()
-    session.export_selection(session.map_frame(spec, chosen[0], "tsne", 2, version), list(selected),
+    session.export_selection(session.map_frame(source, chosen[0], "tsne", 2, version), list(selected),
                              "compare_export")
 else:
     st.caption("Select points (click, box or lasso) in any map to highlight the same tracks in all of them.")
 
 columns = st.columns(min(len(chosen), 3))
 for n, key in enumerate(chosen):
-    frame = session.map_frame(spec, key, "tsne", 2, version)
-    colour = session.colours(spec, key, "tsne", 2, "label", None, version)
+    frame = session.map_frame(source, key, "tsne", 2, version)
+    colour = session.colours(source, key, "tsne", 2, "label", None, version)
     figure = views.map_figure(frame, colour, 2, title=TAGGERS[key].name, highlight=selected, height=480)
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.02))  # keep the narrow maps wide
     with columns[n % len(columns)]:
@@ -64,7 +64,7 @@ st.markdown("**Do they hear the collection alike?** Linear CKA of the representa
 session.from_url("compare_space", "space", list(views.SPACE_NAMES))
 space = st.radio("Space", list(views.SPACE_NAMES), horizontal=True, key="compare_space")
 session.to_url(space=space)
-agree = session.agreement(spec, tuple(chosen), space, version)
+agree = session.agreement(source, tuple(chosen), space, version)
 st.plotly_chart(views.agreement_figure(agree, chosen), width="stretch", key="compare_agreement")
 pairs = {f"{TAGGERS[p['a']].name} vs {TAGGERS[p['b']].name}": p for p in agree["pairs"]}
 if pairs:
@@ -78,10 +78,10 @@ if pairs:
 
 if coll.labels:
     st.subheader("Scores")
-    st.dataframe(views.score_table(session.scores(spec, tuple(chosen), version)), width="stretch")
+    st.dataframe(views.score_table(session.scores(source, tuple(chosen), version)), width="stretch")
     st.subheader("Hungarian-matched k-means confusion")
     heat = st.columns(min(len(chosen), 3))
     for n, key in enumerate(chosen):
-        heat[n % len(heat)].plotly_chart(views.confusion_figure(session.confusion(spec, key, version),
+        heat[n % len(heat)].plotly_chart(views.confusion_figure(session.confusion(source, key, version),
                                                                 TAGGERS[key].name), width="stretch",
                                          key=f"confusion_{key}")

@@ -11,7 +11,7 @@ from shrooms.taggers import TAGGERS
 
 PROJECTIONS = {"tsne": "t-SNE", "pca": "PCA", "tags": "Tag axes"}
 SELECTED = "explore_selected"
-spec, coll, version, available = session.open_page("Explore a tagger's map")
+source, coll, version, available = session.open_page("Explore a tagger's map")
 
 session.from_url("explore_tagger", "tagger", list(TAGGERS))
 session.from_url("explore_dims", "view", [2, 3], parse=lambda v: int(v.rstrip("dD").rstrip("-")))
@@ -35,7 +35,7 @@ by = c5.selectbox("Colour by", views.COLOUR_BY, key="explore_colour")
 session.to_url(tagger=key, view=f"{dims}d", projection=method, space=space, colour=by)
 if key not in available:
     session.to_url(track=None)
-    if session.running_tagger(spec):
+    if session.running_tagger(source):
         st.info(f"{TAGGERS[key].name}'s embeddings are being computed (progress in the sidebar): the map "
                 "appears as soon as they are done.")
     else:
@@ -59,16 +59,16 @@ tag = st.selectbox("Tag", TAGGERS[key].tags, format_func=views.short_tag, key="e
     if by == "tag probability" else None
 session.to_url(tag=tag)
 
-several = session.chunks_per_track(spec, key, version) > 1
+several = session.chunks_per_track(source, key, version) > 1
 show = st.radio("Show", ["tracks", "segments"], horizontal=True, key="explore_show",
                 format_func={"tracks": "tracks", "segments": "segments (every chunk a point)"}.get) \
     if several else "tracks"
 session.to_url(show=show if several else None)
 
-frame = session.map_frame(spec, key, method, dims, version, space, tags)
-colour = session.colours(spec, key, method, dims, by, tag, version, space, tags)
+frame = session.map_frame(source, key, method, dims, version, space, tags)
+colour = session.colours(source, key, method, dims, by, tag, version, space, tags)
 if show == "segments":
-    chunks = session.segments(spec, key, method, dims, version, space, tags)
+    chunks = session.segments(source, key, method, dims, version, space, tags)
     lookup = colour.set_axis(frame["id"])
     figure = views.map_figure(chunks, chunks["id"].map(lookup), dims, height=600)
 else:
@@ -84,7 +84,7 @@ if st.session_state.get("explore_search") not in set(frame["id"]):
 track = st.session_state.get("explore_search")
 path = None
 if track and dims == 2:
-    path = session.trajectory(spec, key, track, method, dims, version, space, tags)
+    path = session.trajectory(source, key, track, method, dims, version, space, tags)
     views.add_trajectory(figure, path, track)
 
 
@@ -121,10 +121,10 @@ track = st.selectbox("Find a track", list(frame["id"]), index=None, placeholder=
                      key="explore_search")
 session.to_url(track=track)
 if track:
-    session.show_track(spec, coll, key, track, version, path)
+    session.show_track(source, coll, key, track, version, path)
 
 if coll.labels:
     st.markdown("**What each label raises**: the label × tag profile of this tagger's taggram")
     measure = st.radio("Measure", ["lift", "difference"], horizontal=True, key="explore_measure",
                        help="lift: the label's mean tag probability / the collection's; difference: their gap")
-    st.plotly_chart(session.label_tags(spec, key, measure, version), width="stretch", key="explore_profile")
+    st.plotly_chart(session.label_tags(source, key, measure, version), width="stretch", key="explore_profile")

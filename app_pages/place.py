@@ -14,19 +14,19 @@ from shrooms.place import place
 from shrooms.taggers import TAGGERS
 
 MAX_MB = 50
-spec, coll, version, available = session.open_page("Place your track", need=1)
+source, coll, version, available = session.open_page("Place your track", need=1)
 
-# Uploads are keyed by CONTENT and collection (sha256 of the bytes, spec), never by file name: two different
+# Uploads are keyed by CONTENT and collection (sha256 of the bytes, source), never by file name: two different
 # files with one name, or one file placed on two collections, stay distinct.
-uploads: dict = st.session_state.setdefault("uploads", {})  # (spec, sha256) -> (name, bytes, placed)
-failed: dict = st.session_state.setdefault("upload_errors", {})  # (spec, sha256) -> one-line message
+uploads: dict = st.session_state.setdefault("uploads", {})  # (source, sha256) -> (name, bytes, placed)
+failed: dict = st.session_state.setdefault("upload_errors", {})  # (source, sha256) -> one-line message
 removed: set = st.session_state.setdefault("uploads_removed", set())  # not placed again while still dropped
 files = st.file_uploader(f"Drop one or more tracks (wav, mp3, flac, ogg, au; up to {MAX_MB} MB each)",
                          type=["wav", "mp3", "flac", "ogg", "au"], accept_multiple_files=True, key="uploader")
 current = []
 for f in files or []:
     data = f.getvalue()  # kept in memory only: never written to cache/ or the collection
-    ident = (spec, hashlib.sha256(data).hexdigest())
+    ident = (source, hashlib.sha256(data).hexdigest())
     current.append(ident)
     if ident in uploads or ident in failed or ident in removed:
         continue
@@ -53,7 +53,7 @@ for ident in current:
     if ident in failed:
         st.error(failed[ident])
 
-mine = {ident: entry for ident, entry in uploads.items() if ident[0] == spec}
+mine = {ident: entry for ident, entry in uploads.items() if ident[0] == source}
 if not mine:
     st.caption(f"Your tracks will be placed on the {coll.name} maps of: "
                + ", ".join(TAGGERS[k].name for k in available) + ".")
@@ -61,8 +61,8 @@ for (_, digest), (name, data, placed) in mine.items():
     head, remove = st.columns([6, 1])
     head.subheader(name)
     if remove.button("Remove", key=f"remove_{digest}"):
-        del uploads[(spec, digest)]
-        removed.add((spec, digest))
+        del uploads[(source, digest)]
+        removed.add((source, digest))
         st.rerun()
     st.caption(f"sha256 {digest[:12]}… · placed on {coll.name}")
     for line in placed.warnings:  # e.g. truncated: decoded from what the file holds
@@ -70,11 +70,11 @@ for (_, digest), (name, data, placed) in mine.items():
     st.audio(data, format=views.PLAYABLE.get(Path(name).suffix.lower(), "audio/wav"))
     grid = st.columns(min(len(placed.models), 3))
     for n, (key, where) in enumerate(placed.models.items()):
-        frame = session.map_frame(spec, key, "tsne", 2, version)
-        colour = session.colours(spec, key, "tsne", 2, "label", None, version)
+        frame = session.map_frame(source, key, "tsne", 2, version)
+        colour = session.colours(source, key, "tsne", 2, "label", None, version)
         figure = views.map_figure(frame, colour, 2, title=TAGGERS[key].name,
                                   uploads=[{"name": name, "xy": where.xy}], height=420)
-        path = session.upload_trajectory(spec, key, digest, data, name, version)
+        path = session.upload_trajectory(source, key, digest, data, name, version)
         if len(path) > 1:
             views.add_trajectory(figure, path, name, colour=views.UPLOAD_COLOUR)
         figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.02))

@@ -8,7 +8,7 @@ from shrooms.app import session
 from shrooms.errors import ShroomsError
 from shrooms.taggers import TAGGERS
 
-spec, coll, version, available = session.open_page("Study music the collection does not contain", need=1)
+source, coll, version, available = session.open_page("Study music the collection does not contain", need=1)
 
 folder = st.text_input("Folder of new music (one sub-folder per group)", key="study_folder",
                        help="each sub-folder is a group of at least 2 tracks; files directly inside are ignored")
@@ -25,7 +25,7 @@ if "study_on" not in st.session_state:
 
 where, keys = st.session_state["study_on"]
 try:
-    table, figures = session.study(spec, where, keys, version)
+    table, figures = session.study(source, where, keys, version)
 except ShroomsError as exc:  # e.g. no sub-folders, or nothing readable: one line, and the box stays usable
     st.session_state.pop("study_on", None)
     st.error(str(exc).splitlines()[0])

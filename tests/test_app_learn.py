@@ -53,7 +53,7 @@ def test_space_switch_changes_the_map_and_tag_axes_put_points_at_their_probabili
     at.radio(key="explore_space").set_value("taggram").run()
     assert not at.exception
     taggram = points(figures(at)[0])
-    assert embedding.keys() == taggram.keys() and len(embedding) == 96
+    assert embedding.keys() == taggram.keys() and len(embedding) == 48
     assert all(embedding[i] != taggram[i] for i in embedding)  # another map, not a relabelled one
     at.radio(key="explore_method").set_value("tags").run()
     at.selectbox(key="explore_tag_x").set_value("genre---jazz").run()
@@ -78,7 +78,7 @@ def test_cluster_captions_segments_and_the_label_tag_heatmap(demo_collection) ->
     at.radio(key="explore_show").set_value("segments").run()  # Musicnn: three 3-s chunks per demo track
     assert not at.exception
     traces = figures(at)[0]["data"]
-    assert sum(len(values(t["x"])) for t in traces) == len(Store(demo_collection).segments("musicnn")[0]) == 288
+    assert sum(len(values(t["x"])) for t in traces) == len(Store(demo_collection).segments("musicnn")[0]) == 48 * 10
     assert all("chunk " in h for t in traces for h in t["hovertext"])
 
 

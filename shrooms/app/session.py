@@ -74,77 +74,77 @@ def run_page(run: Callable[[], object]) -> None:
 
 
 @st.cache_resource(show_spinner="Loading the collection (on first start the demo is synthesised: about 10 s)…")
-def collection(spec: str) -> Collection:
-    return load_collection(spec)
+def collection(source: str) -> Collection:
+    return load_collection(source)
 
 
 def fingerprint(coll: Collection) -> str:
     """Changes whenever any tagger's stored results or weights change, so cached views refresh after a
     precompute or a weights swap."""
-    return "|".join([Store(coll).revision()] + [f"{key}:{current_sha256(spec)}" for key, spec in TAGGERS.items()])
+    return "|".join([Store(coll).revision()] + [f"{key}:{current_sha256(tagger)}" for key, tagger in TAGGERS.items()])
 
 
 @st.cache_data(show_spinner="Drawing the map…", max_entries=64)
-def map_frame(spec: str, key: str, method: str, dims: int, _version: str, space: str = "embedding",
+def map_frame(source: str, key: str, method: str, dims: int, _version: str, space: str = "embedding",
               tags: tuple[str, str] | None = None) -> pd.DataFrame:
-    return views.map_frame(collection(spec), key, method, dims, space, tags)
+    return views.map_frame(collection(source), key, method, dims, space, tags)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def colours(spec: str, key: str, method: str, dims: int, by: str, tag: str | None, _version: str,
+def colours(source: str, key: str, method: str, dims: int, by: str, tag: str | None, _version: str,
             space: str = "embedding", tags: tuple[str, str] | None = None) -> pd.Series:
-    coll = collection(spec)
-    return views.colour_values(coll, key, map_frame(spec, key, method, dims, _version, space, tags), by, tag,
+    coll = collection(source)
+    return views.colour_values(coll, key, map_frame(source, key, method, dims, _version, space, tags), by, tag,
                                space=space)
 
 
 @st.cache_data(show_spinner="Placing the track's chunks…", max_entries=256)
-def trajectory(spec: str, key: str, track_id: str, method: str, dims: int, _version: str, space: str = "embedding",
+def trajectory(source: str, key: str, track_id: str, method: str, dims: int, _version: str, space: str = "embedding",
                tags: tuple[str, str] | None = None) -> pd.DataFrame:
-    return views.track_trajectory(collection(spec), key, track_id, method, dims, space, tags)
+    return views.track_trajectory(collection(source), key, track_id, method, dims, space, tags)
 
 
 @st.cache_data(show_spinner="Tagging your track chunk by chunk…", max_entries=64)
-def upload_trajectory(spec: str, key: str, digest: str, _data: bytes, name: str, _version: str) -> pd.DataFrame:
-    return views.upload_trajectory(collection(spec), key, _data, name)
+def upload_trajectory(source: str, key: str, digest: str, _data: bytes, name: str, _version: str) -> pd.DataFrame:
+    return views.upload_trajectory(collection(source), key, _data, name)
 
 
 @st.cache_data(show_spinner="Placing every chunk…", max_entries=16)
-def segments(spec: str, key: str, method: str, dims: int, _version: str, space: str = "embedding",
+def segments(source: str, key: str, method: str, dims: int, _version: str, space: str = "embedding",
              tags: tuple[str, str] | None = None) -> pd.DataFrame:
-    return views.segments_frame(collection(spec), key, method, dims, space, tags)
+    return views.segments_frame(collection(source), key, method, dims, space, tags)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def chunks_per_track(spec: str, key: str, _version: str) -> float:
-    return views.chunks_per_track(collection(spec), key)
+def chunks_per_track(source: str, key: str, _version: str) -> float:
+    return views.chunks_per_track(collection(source), key)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def label_tags(spec: str, key: str, measure: str, _version: str):
-    return views.label_tag_figure(collection(spec), key, measure)
+def label_tags(source: str, key: str, measure: str, _version: str):
+    return views.label_tag_figure(collection(source), key, measure)
 
 
 @st.cache_data(show_spinner="Comparing the taggers (CKA, neighbour overlap)…", max_entries=16)
-def agreement(spec: str, keys: tuple[str, ...], space: str, _version: str) -> dict:
-    return model_agreement(collection(spec), list(keys), space)
+def agreement(source: str, keys: tuple[str, ...], space: str, _version: str) -> dict:
+    return model_agreement(collection(source), list(keys), space)
 
 
 @st.cache_data(show_spinner="Tagging the folder and placing its groups…", max_entries=8)
-def study(spec: str, folder: str, keys: tuple[str, ...], _version: str) -> tuple[pd.DataFrame, dict]:
-    ood, models = views.study_models(collection(spec), folder, list(keys))
-    figures = {key: study_figure(collection(spec), ood, key, models[key]) for key in models}
+def study(source: str, folder: str, keys: tuple[str, ...], _version: str) -> tuple[pd.DataFrame, dict]:
+    ood, models = views.study_models(collection(source), folder, list(keys))
+    figures = {key: study_figure(collection(source), ood, key, models[key]) for key in models}
     return views.study_table(models), figures
 
 
 @st.cache_data(show_spinner="Scoring the taggers (clusters, kNN, probe)…", max_entries=16)
-def scores(spec: str, keys: tuple[str, ...], _version: str) -> dict:
-    return report(collection(spec), list(keys), seeds=(0, 1, 2))
+def scores(source: str, keys: tuple[str, ...], _version: str) -> dict:
+    return report(collection(source), list(keys), seeds=(0, 1, 2))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def confusion(spec: str, key: str, _version: str) -> pd.DataFrame:
-    return confusion_for(collection(spec), key)
+def confusion(source: str, key: str, _version: str) -> pd.DataFrame:
+    return confusion_for(collection(source), key)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -177,9 +177,9 @@ def allowed_folder(path: str) -> str:
     return str(resolved)
 
 
-def open_collection(spec: str) -> Collection:
+def open_collection(source: str) -> Collection:
     """`demo`, `gtzan` or an allowed folder → the (cached) collection, or a one-line ShroomsError."""
-    return collection(spec if spec in ("demo", "gtzan") else allowed_folder(spec))
+    return collection(source if source in ("demo", "gtzan") else allowed_folder(source))
 
 
 def pick_collection() -> tuple[str, Collection]:
@@ -197,27 +197,27 @@ def pick_collection() -> tuple[str, Collection]:
     labels = {"demo": "Demo (generated)", "gtzan": "GTZAN", "folder": "A music folder…"}
     choice = st.sidebar.radio("Collection", options, format_func=labels.get,
                               index=options.index(current if current in options else "folder"))
-    spec = choice
+    source = choice
     if choice == "folder":
         path = st.sidebar.text_input("Folder path", value="" if current in ("demo", "gtzan") else current,
                                      help="sub-folders are labels; a flat folder is unlabelled")
         if not path:
             st.sidebar.info("Type a folder path, or pick the demo.")
             stop_page()
-        spec = path
+        source = path
     try:
-        coll = open_collection(spec)
+        coll = open_collection(source)
     except ShroomsError as exc:
         st.sidebar.error(str(exc))
         stop_page()
-    st.session_state[COLLECTION_KEY] = spec
-    st.query_params["collection"] = spec
-    if spec == "demo" and not st.session_state.get("demo_started"):
+    st.session_state[COLLECTION_KEY] = source
+    st.query_params["collection"] = source
+    if source == "demo" and not st.session_state.get("demo_started"):
         st.session_state["demo_started"] = True  # first start: compute the demo on the spot, fcn first
         status = views.tagger_status(coll)
-        queue_precompute(spec, list(status[(status["weights"] == "available") & ~status["complete"]]["key"]))
+        queue_precompute(source, list(status[(status["weights"] == "available") & ~status["complete"]]["key"]))
     st.sidebar.caption(f"{coll.name}: {len(coll.tracks)} tracks, {len(coll.labels)} labels")
-    return spec, coll
+    return source, coll
 
 
 def run_precompute(coll: Collection, keys: list[str], what: str | None = None) -> None:
@@ -235,10 +235,10 @@ def run_precompute(coll: Collection, keys: list[str], what: str | None = None) -
     st.toast(summary.lines()[0])
 
 
-def queue_precompute(spec: str, keys: list[str]) -> None:
-    """Ask for `keys` to be computed on collection `spec`, one tagger at a time (see `continue_precompute`)."""
+def queue_precompute(source: str, keys: list[str]) -> None:
+    """Ask for `keys` to be computed on collection `source`, one tagger at a time (see `continue_precompute`)."""
     queue = st.session_state.setdefault(QUEUE_KEY, [])
-    queue.extend((spec, k) for k in keys if (spec, k) not in queue)
+    queue.extend((source, k) for k in keys if (source, k) not in queue)
 
 
 def continue_precompute() -> None:
@@ -248,8 +248,8 @@ def continue_precompute() -> None:
     queue = st.session_state.get(QUEUE_KEY, [])
     if not queue:
         return
-    spec, key = queue[0]
-    coll = open_collection(spec)
+    source, key = queue[0]
+    coll = open_collection(source)
     with st.sidebar:
         st.caption(f"Computing {TAGGERS[key].name} on {coll.name} ({len(queue)} of the queued taggers left)")
         run_precompute(coll, [key], what=f"{TAGGERS[key].name}")
@@ -257,9 +257,9 @@ def continue_precompute() -> None:
     st.rerun()
 
 
-def running_tagger(spec: str) -> str | None:
-    """The tagger being (or next to be) computed on collection `spec`, if any."""
-    return next((key for where, key in st.session_state.get(QUEUE_KEY, []) if where == spec), None)
+def running_tagger(source: str) -> str | None:
+    """The tagger being (or next to be) computed on collection `source`, if any."""
+    return next((key for where, key in st.session_state.get(QUEUE_KEY, []) if where == source), None)
 
 
 def byte_progress(label: str) -> Callable[[int, int | None], None]:
@@ -337,8 +337,8 @@ def to_url(**params) -> None:
 
 
 def tagger_label(key: str, available: list[str]) -> str:
-    spec = TAGGERS[key]
-    return spec.name if key in available else f"{spec.name} (unavailable)"
+    name = TAGGERS[key].name
+    return name if key in available else f"{name} (unavailable)"
 
 
 def unavailable_reason(coll: Collection, key: str) -> str:
@@ -358,7 +358,7 @@ def show_neighbours(neighbours: list, heading: str = "Nearest tracks") -> None:
         right.audio(data, format=mime)
 
 
-def show_track(spec: str, coll: Collection, key: str, track_id: str, version: str,
+def show_track(source: str, coll: Collection, key: str, track_id: str, version: str,
                path: pd.DataFrame | None = None) -> None:
     """A collection track's details: player, top tags, nearest neighbours (each playable). With its
     trajectory (`path`: chunk, start) and several chunks, a chunk picker: the player starts at that chunk."""
@@ -393,12 +393,12 @@ def export_selection(frame: pd.DataFrame, ids: list[str], key: str) -> None:
 
 
 def open_page(title: str, need: int = 0) -> tuple[str, Collection, str, list[str]]:
-    """A page's head: its title and the collection picker. Returns (spec, collection, its fingerprint, the
+    """A page's head: its title and the collection picker. Returns (source, collection, its fingerprint, the
     taggers with stored embeddings); with `need` ≥ 1, stops the page with one line when none is stored."""
     st.title(title)
-    spec, coll = pick_collection()
+    source, coll = pick_collection()
     available = stored_keys(coll)
     if need and not available:
         st.warning("No tagger has embeddings of this collection yet: compute them on the Home page.")
         stop_page()
-    return spec, coll, fingerprint(coll), available
+    return source, coll, fingerprint(coll), available
