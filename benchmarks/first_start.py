@@ -8,11 +8,9 @@ Chromium opens the home page (what `streamlit run` opens), waits while it comput
 Explore, as a user would, and waits for the map's points. Each start gets its own empty cache
 (SHROOMS_CACHE) and a free port, so the weights must come from SHROOMS_WEIGHTS_DIR.
 
-Why it used to print nothing for ten minutes: it opened /explore first, and on a real server (Streamlit 1.67)
-Explore's `st.stop()` ("FCN's embeddings are being computed") also stops app.py's `continue_precompute`, so
-nothing was ever computed and it waited 600 s for a map (AppTest does not show this; see the report). It also
-polled a dead server's health forever and had a fixed port. Now every wait is bounded and a failure is one
-line naming the step and what the page said.
+Every wait is bounded and a failure is one line naming the step and what the page said. (An earlier
+version waited forever: a page ending early with `st.stop()` also stopped app.py's queued precompute on a
+real server; pages now end with `session.stop_page()`, tested in tests/test_app.py.)
 """
 
 from __future__ import annotations
