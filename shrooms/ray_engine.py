@@ -140,9 +140,10 @@ def precompute_ray(collection: Collection, keys: list[str] | None = None, addres
         actors = gpus or max(1, cpus // threads)
         ds = ray.data.from_items([{"id": t.id, "path": str(t.path)} for t in todo],
                                  override_num_blocks=min(len(todo), 200))
-        # decoding is light next to the models: its tasks take no CPU slot, like the local engine's
-        # decode thread beside inference
-        ds = ds.map(decode_row, num_cpus=0)
+        # decoding is light next to the models: its tasks take no CPU slot, like the local engine's decode
+        # thread beside inference, but at most two per actor run at once (a task that needs no CPU is
+        # otherwise started for every block at once, each in a worker process of its own)
+        ds = ds.map(decode_row, num_cpus=0, compute=ray.data.TaskPoolStrategy(size=2 * actors))
         # Ray Data restarts a dead actor and retries its batch (its defaults: max_restarts=-1,
         # max_task_retries=-1), and retries failed tasks
         ds = ds.map_batches(TaggerActor, fn_constructor_kwargs={"keys": list(taggers), "threads": threads},
