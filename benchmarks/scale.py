@@ -162,12 +162,16 @@ def main() -> None:
     parser.add_argument("--parts", default=",".join(PARTS))
     parser.add_argument("--child-fit", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--key", default="musicnn", help=argparse.SUPPRESS)
+    parser.add_argument("--copies", type=int, default=6, help="ray part: names per real clip (default 6)")
     args = parser.parse_args()
     if args.child_fit:
         fit_one(args.child_fit, args.points, args.key)
         return
     for part in args.parts.split(","):
-        PARTS[part](args.points)
+        if part == "ray":
+            part_ray(args.points, args.copies)
+        else:
+            PARTS[part](args.points)
 
 
 if __name__ == "__main__":
