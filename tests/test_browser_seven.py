@@ -70,6 +70,7 @@ def monkeypatch_module():
 
 
 MAPS = "() => [...document.querySelectorAll('.js-plotly-plot')].filter(gd => gd._fullData?.[0]?.type === 'scatter')"
+HEATMAPS = "() => [...document.querySelectorAll('.js-plotly-plot')].filter(gd => gd._fullData?.[0]?.type === 'heatmap')"
 DRAWN = f"""() => ({MAPS})().map(gd => [gd.calcdata.reduce((n, t) => n + t.length, 0),
                                         gd.querySelectorAll('.scatterlayer path.point').length])"""
 HIGHLIGHTED = f"""() => ({MAPS})().map(gd => gd._fullData.reduce((n, t) => n + (typeof t.marker.size === 'number'
@@ -87,12 +88,13 @@ def test_compare_draws_seven_maps_and_links_a_selection(app) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(f"{base}/compare?collection={music}")
     try:
-        page.wait_for_function(f"() => ({MAPS})().length === 7 && "
-                               "document.querySelectorAll('.js-plotly-plot').length === 14", timeout=400_000)
+        # seven maps, then the agreement heatmap and seven confusion heatmaps below them
+        page.wait_for_function(f"() => ({MAPS})().length === 7 && ({HEATMAPS})().length === 8", timeout=400_000)
     finally:
         page.screenshot(path=str(SHOTS.parent.parent / ".pytest_cache" / "compare-seven-wait.png"), full_page=True)
     settle(page)
     no_traceback(page)
+    assert page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length") == 15
     assert page.get_by_text("Place your track").count() == 1  # a deep link as the first request is routed by app.py
     drawn = page.evaluate(DRAWN)
     assert drawn == [[6, 6]] * 7, drawn  # every map has drawn every point
