@@ -119,38 +119,57 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(found, truth)]))
 
 
-def part_ray(n: int, copies: int = 6) -> None:
-    """Local engine vs Ray engine on the same real tracks: 36 real 30-s Debian clips (tests/debian_music.py),
-    each linked under `copies` names (distinct tracks to the store), fcn + musicnn + crnn, fresh caches,
-    fresh processes; Ray's figure includes starting the local cluster."""
+def part_ray(n: int, copies: int = 4, repeats: int = 2) -> None:
+    """Local engine vs Ray engine on the same real tracks, one machine: the 36 real 30-s Debian clips of
+    tests/debian_music.py, each linked under `copies` names (distinct tracks to the store) and then under
+    2 × `copies` names, fcn + musicnn + crnn, `shrooms precompute` in a fresh process with a fresh cache,
+    `repeats` times each, engines interleaved. Ray's wall time includes starting the local cluster. The
+    difference between the two sizes gives each engine's cost per track once running (start-up cancels)
+    and, from it, each engine's fixed start-up cost."""
     sys.path.insert(0, str(ROOT))
     from tests.debian_music import debian_collection
     source, _ = debian_collection(12)
+    clips = sorted(source.rglob("*.flac"))
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "music"
-        for clip in sorted(source.rglob("*.flac")):
-            for c in range(copies):
-                dest = root / clip.parent.name / f"{clip.stem}-{c}.flac"
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.symlink_to(clip)
-        n_tracks = len(list(root.rglob("*.flac")))
-        print(f"\n## Ray engine overhead: {n_tracks} tracks (30 s each), fcn + musicnn + crnn, one machine\n")
-        print("| engine | wall s | s of audio / s |\n| --- | --- | --- |")
-        walls = {}
-        for engine in ("local", "ray", "local", "ray"):
-            cache = Path(tmp) / f"cache-{engine}-{len(walls)}"
-            start = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "shrooms.cli", "precompute", "--collection", str(root),
-                                   "--models", "fcn,musicnn,crnn", "--engine", engine],
-                                  env={**os.environ, "SHROOMS_CACHE": str(cache)}, capture_output=True, text=True)
-            wall = time.perf_counter() - start
-            if proc.returncode:
-                print(f"| {engine} | failed: {proc.stderr.strip().splitlines()[-1]} | |")
-                return
-            walls.setdefault(engine, []).append(wall)
-            print(f"| {engine} | {wall:.1f} | {n_tracks * 30 / wall:.0f} |")
-        local, ray_ = min(walls["local"]), min(walls["ray"])
-        print(f"\nRay / local (best of 2 each): {ray_ / local:.2f} ({(ray_ / local - 1) * 100:+.0f}%)")
+        roots = {}
+        for size in (copies, 2 * copies):
+            root = roots[size * len(clips)] = Path(tmp) / f"music-{size}"
+            for clip in clips:
+                for c in range(size):
+                    dest = root / clip.parent.name / f"{clip.stem}-{c}.flac"
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    dest.symlink_to(clip)
+        print(f"\n## Ray engine overhead: {' and '.join(map(str, roots))} tracks (30 s each), "
+              "fcn + musicnn + crnn, one machine\n")
+        print("| tracks | engine | wall s (each run) | median | s of audio / s |\n| --- | --- | --- | --- | --- |")
+        walls: dict[tuple[int, str], float] = {}
+        for n_tracks, root in roots.items():
+            runs: dict[str, list[float]] = {"local": [], "ray": []}
+            for r in range(repeats):
+                for engine in runs:
+                    cache = Path(tmp) / f"cache-{n_tracks}-{engine}-{r}"
+                    start = time.perf_counter()
+                    proc = subprocess.run([sys.executable, "-m", "shrooms.cli", "precompute", "--collection",
+                                           str(root), "--models", "fcn,musicnn,crnn", "--engine", engine],
+                                          env={**os.environ, "SHROOMS_CACHE": str(cache)}, capture_output=True,
+                                          text=True)
+                    if proc.returncode:
+                        print(f"| {n_tracks} | {engine} | failed: {proc.stderr.strip().splitlines()[-1]} | | |")
+                        return
+                    runs[engine].append(time.perf_counter() - start)
+            for engine, times in runs.items():
+                walls[n_tracks, engine] = wall = float(np.median(times))
+                print(f"| {n_tracks} | {engine} | {', '.join(f'{t:.1f}' for t in times)} | {wall:.1f} | "
+                      f"{n_tracks * 30 / wall:.0f} |")
+        small, large = roots
+        print()
+        per_track = {}
+        for engine in ("local", "ray"):
+            per_track[engine] = (walls[large, engine] - walls[small, engine]) / (large - small)
+            fixed = walls[small, engine] - small * per_track[engine]
+            print(f"- {engine}: {per_track[engine]:.3f} s per track once running, {fixed:.1f} s fixed (start-up)")
+        print(f"- Ray / local, once running: {per_track['ray'] / per_track['local']:.2f}; whole runs: "
+              + ", ".join(f"{t} tracks {walls[t, 'ray'] / walls[t, 'local']:.2f}" for t in roots))
 
 
 PARTS = {"maps": part_maps, "neighbours": part_neighbours, "ray": part_ray}
@@ -162,7 +181,8 @@ def main() -> None:
     parser.add_argument("--parts", default=",".join(PARTS))
     parser.add_argument("--child-fit", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--key", default="musicnn", help=argparse.SUPPRESS)
-    parser.add_argument("--copies", type=int, default=6, help="ray part: names per real clip (default 6)")
+    parser.add_argument("--copies", type=int, default=4,
+                        help="ray part: names per real clip in the smaller run (default 4: 144 and 288 tracks)")
     args = parser.parse_args()
     if args.child_fit:
         fit_one(args.child_fit, args.points, args.key)

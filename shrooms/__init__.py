@@ -13,18 +13,24 @@ The notebook API, in the style of librosa and scikit-learn::
 `import shrooms` never imports Streamlit (the app's glue lives in `shrooms.app`).
 """
 
-from .agreement import linear_cka
-from .analysis import (cluster_scores, hungarian_accuracy, knn_accuracy, matched_confusion, probe_accuracy,
-                       tag_profiles)
-from .api import Embeddings, embed, load_embeddings, report, tag, valid_audio
-from .maps import TagMap, get_map, segment_points, tag_axes, trajectory
-from .neighbours import knn_overlap, novelty_percentile
-from .place import place
-from .collections import Collection, Track, load_collection
-from .config import cache_dir, using_cache
-from .errors import AudioError, ShroomsError, WeightsUnavailable
-from .status import TaggerStatus, status, statuses
-from .taggers import JAMENDO_TAGS, TAGGERS, TrackOutput, load_tagger
+import lazy_loader
+
+# Attributes load their submodule on first use (librosa's and scikit-image's way): `import shrooms` stays
+# light, and a Ray worker that needs only `shrooms.audio` does not import scikit-learn and openTSNE.
+__getattr__, __dir__, _ = lazy_loader.attach(__name__, submod_attrs={
+    "agreement": ["linear_cka"],
+    "analysis": ["cluster_scores", "hungarian_accuracy", "knn_accuracy", "matched_confusion", "probe_accuracy",
+                 "tag_profiles"],
+    "api": ["Embeddings", "embed", "load_embeddings", "report", "tag", "valid_audio"],
+    "maps": ["TagMap", "get_map", "segment_points", "tag_axes", "trajectory"],
+    "neighbours": ["knn_overlap", "novelty_percentile"],
+    "place": ["place"],
+    "collections": ["Collection", "Track", "load_collection"],
+    "config": ["cache_dir", "using_cache"],
+    "errors": ["AudioError", "ShroomsError", "WeightsUnavailable"],
+    "status": ["TaggerStatus", "status", "statuses"],
+    "taggers": ["JAMENDO_TAGS", "TAGGERS", "TrackOutput", "load_tagger"],
+})
 
 __version__ = "0.2.0"
 

@@ -242,6 +242,15 @@ def decode(source: str | Path | bytes | BinaryIO, name: str | None = None) -> De
     return Decoded(samples, tuple(notes))
 
 
+def file_state(path: Path) -> tuple[int, int]:
+    """(size in bytes, mtime in ns) of a file, or (-1, -1) when it cannot be stat'ed."""
+    try:
+        st = path.stat()
+    except OSError:
+        return -1, -1
+    return st.st_size, st.st_mtime_ns
+
+
 def load_audio(source: str | Path | bytes | BinaryIO, name: str | None = None) -> np.ndarray:
     """Decode `source` (a path, bytes or a file object) to (n,) float32 mono at 16 kHz, dropping warnings.
 

@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import butter, lfilter, sosfilt
+import scipy  # scipy.signal loads on first use (synthesising the demo), not on import
 
 SR = 16000
 SECONDS = 29.0  # FCN's and CRNN's input length: no zero-padding
@@ -72,8 +72,8 @@ def kick(rng: np.random.Generator) -> np.ndarray:
 
 
 def noise_hit(rng: np.random.Generator, seconds: float, decay: float, band: tuple[float, float]) -> np.ndarray:
-    sos = butter(2, band, btype="band", fs=SR, output="sos")
-    return sosfilt(sos, rng.standard_normal(int(seconds * SR))) * env(int(seconds * SR), 0.001, decay)
+    sos = scipy.signal.butter(2, band, btype="band", fs=SR, output="sos")
+    return scipy.signal.sosfilt(sos, rng.standard_normal(int(seconds * SR))) * env(int(seconds * SR), 0.001, decay)
 
 
 def snare(rng: np.random.Generator) -> np.ndarray:
@@ -113,11 +113,11 @@ def pluck(rng: np.random.Generator, freq: float, seconds: float) -> np.ndarray:
     excitation[:delay] = rng.uniform(-1, 1, delay)
     a = np.zeros(delay + 2)
     a[0], a[delay], a[delay + 1] = 1.0, -0.497, -0.497
-    return lfilter([1.0], a, excitation)
+    return scipy.signal.lfilter([1.0], a, excitation)
 
 
 def lowpass(x: np.ndarray, cutoff: float) -> np.ndarray:
-    return sosfilt(butter(4, cutoff, fs=SR, output="sos"), x)
+    return scipy.signal.sosfilt(scipy.signal.butter(4, cutoff, fs=SR, output="sos"), x)
 
 
 TAIL = 3.0  # seconds a phrase may ring on past its loop point

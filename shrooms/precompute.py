@@ -21,10 +21,10 @@ from typing import Callable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from .audio import chunk, decode
+from .audio import chunk, decode, file_state
 from .collections import Collection, Track
 from .errors import AudioError, WeightsUnavailable
-from .store import Store, StoreReadOnly, file_state
+from .store import Store, StoreReadOnly
 from .taggers import Tagger, TrackOutput, available_taggers, pool
 
 GROUP = 8      # tracks whose chunks share forward passes; at most this much work is lost on a kill
@@ -150,7 +150,7 @@ def precompute(collection: Collection, keys: list[str] | None = None, progress: 
     valid = [store.valid_ids(tagger) for tagger in taggers.values()]
     todo = [t for t in collection.tracks
             if t.id not in known_failures and not all(t.id in ids for ids in valid)] if taggers else []
-    summary.cached = len(collection.tracks) - len(todo) - len(known_failures)
+    summary.cached = len(collection.tracks) - len(todo) - len(known_failures) if taggers else 0
     if todo and not store.writable:
         raise StoreReadOnly(f"{store.path.parent} is read-only: cannot store the {len(todo)} tracks of "
                             f"{collection.name} that need computing")

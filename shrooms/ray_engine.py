@@ -17,69 +17,129 @@ store (the SQLite database) lives on the driver only.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
-from .audio import chunk, load_audio
-from .collections import Collection
+from .audio import chunk, decode, file_state
 from .errors import AudioError, ShroomsError
-from .precompute import Progress, Summary
-from .store import Store, StoreReadOnly, file_state
-from .taggers import Tagger, available_taggers, load_tagger, pool
+
+# Ray's worker processes import this module to run `decode_row` and `TaggerActor`: its top level stays light
+# (no torch, no store), so a decoding worker starts in a fraction of a second. The rest is imported where used.
+if TYPE_CHECKING:
+    from .collections import Collection
+    from .precompute import Progress, Summary
+    from .taggers import Tagger
 
 
 def ray_module():
     """`ray` and `ray.data`, or a one-line error saying how to install them."""
+    # shrooms reports progress and errors itself: Ray's own notes (its C++ core's log lines, Ray Data's
+    # "execution finished" and progress-bar notices) would interleave with the bar on stderr
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     try:
         import ray
         import ray.data  # noqa: F401
     except ImportError:
         raise ShroomsError("the Ray engine needs Ray: pip install 'shrooms[ray]'") from None
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     return ray
 
 
 def decode_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Ray task: one track's 16-kHz samples, the file's (size, mtime_ns) before decoding and whether it
-    changed while being decoded, or the decoding error."""
+    """Ray task: one track's 16-kHz samples and decoding warnings (one per line), the file's (size, mtime_ns)
+    before decoding and whether it changed while being decoded, or the decoding error."""
     path = Path(row["path"])
     before = file_state(path)
     try:
-        samples, error = load_audio(path), ""
+        decoded = decode(path)
+        samples, warnings, error = decoded.samples, "\n".join(decoded.warnings), ""
     except AudioError as exc:
-        samples, error = np.zeros(0, np.float32), str(exc)
+        samples, warnings, error = np.zeros(0, np.float32), "", str(exc)
     return {"id": row["id"], "samples": samples, "size": before[0], "mtime_ns": before[1],
-            "changed": file_state(path) != before, "error": error}
+            "changed": file_state(path) != before, "error": error, "warnings": warnings}
 
 
 class TaggerActor:
-    """Ray actor: the selected taggers, each loaded once, run over each decoded track with `threads`
-    torch threads (a chunk's result does not depend on the thread count: checked bit for bit)."""
+    """Ray actor: the selected taggers, each loaded once in `precision`, run over each decoded track with
+    `threads` torch threads (a chunk's result does not depend on the thread count: checked bit for bit).
+    A row leaves with its chunk outputs, its number of samples (not the samples) and the sha256 of the
+    weights that computed them."""
 
-    def __init__(self, keys: list[str], threads: int):
+    def __init__(self, keys: list[str], threads: int, precision: str):
         import torch
+
+        from .taggers import load_tagger
         torch.set_num_threads(threads)
-        self.taggers: dict[str, Tagger] = {key: load_tagger(key) for key in keys}
+        self.taggers: dict[str, Tagger] = {key: load_tagger(key, precision=precision) for key in keys}
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         crash_once()
+        samples = batch.pop("samples")
+        batch["n_samples"] = np.array([len(s) for s in samples], np.int64)
         for key, tagger in self.taggers.items():
             tags, embs = [], []
-            for samples, error in zip(batch["samples"], batch["error"]):
+            for track, error in zip(samples, batch["error"]):
                 if error:
                     t = np.zeros((0, len(tagger.spec.tags)), np.float32)
                     e = np.zeros((0, tagger.spec.embedding_dim), np.float32)
                 else:
-                    t, e = tagger.predict_chunks(chunk(np.asarray(samples, np.float32), tagger.spec.input_length))
+                    t, e = tagger.predict_chunks(chunk(np.asarray(track, np.float32), tagger.spec.input_length))
                 tags.append(t)
                 embs.append(e)
             batch[f"{key}_chunk_tags"] = ragged(tags)
             batch[f"{key}_chunk_embeddings"] = ragged(embs)
+            batch[f"{key}_weights"] = np.array([tagger.weights_sha256] * len(samples))
         return batch
+
+
+def join_or_start(ray, address: str | None, num_cpus: int | None) -> None:
+    """`ray.init`: join the cluster at `address`, or start a local one with `num_cpus` CPUs. A cluster
+    started here inherits this process's environment; a running cluster is told where the weights are (a
+    runtime environment would keep a local cluster from using its pre-started workers)."""
+    if address:
+        check_reachable(address)
+    env = {k: os.environ[k] for k in ("SHROOMS_WEIGHTS_DIR", "SHROOMS_TEST_RAY_CRASH") if k in os.environ}
+    try:
+        ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
+                 log_to_driver=False, logging_level="ERROR", runtime_env={"env_vars": env} if env and address else None)
+    except ConnectionError as exc:
+        raise ShroomsError(f"could not join the Ray cluster at {address}: {exc}. If the cluster uses token "
+                           "authentication (Ray 2.59 and later turn it on for `ray start`), set "
+                           "RAY_AUTH_MODE=token here, with the head's token in RAY_AUTH_TOKEN or "
+                           "~/.ray/auth_token") from None
+
+
+def check_reachable(address: str, seconds: float = 5.0) -> None:
+    """One clear line, not an endless wait, when nothing listens at a cluster's `HOST:PORT` (or
+    `ray://HOST:PORT`); other forms (`auto`) are left to Ray."""
+    found = re.fullmatch(r"(?:ray://)?\[?([^\s\[\]]+?)\]?:(\d+)", address.strip())
+    if not found:
+        return
+    try:
+        socket.create_connection((found.group(1), int(found.group(2))), timeout=seconds).close()
+    except OSError as exc:
+        raise ShroomsError(f"no Ray cluster answers at {address} ({exc.strerror or exc}): start one with "
+                           "`ray start --head` or check the address") from None
+
+
+def worker_rows(ray, ds):
+    """`ds.iter_rows()`, with an error raised on a worker (e.g. weights that fail to load there) turned into
+    one line: the worker's own message."""
+    try:
+        yield from ds.iter_rows()
+    except ray.exceptions.RayError as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        last = lines[-1].strip() if lines else type(exc).__name__
+        cause = re.match(r"^shrooms\.errors\.\w+: (.*)$", last)
+        raise ShroomsError(f"a Ray worker failed: {cause.group(1) if cause else last}") from None
 
 
 def ragged(arrays: list[np.ndarray]) -> np.ndarray:
@@ -105,6 +165,10 @@ def precompute_ray(collection: Collection, keys: list[str] | None = None, addres
     `address` names a running cluster); the driver commits every result. Each actor runs every selected
     tagger with `threads_per_actor` torch threads (default: the cluster's CPUs, at most 4); one actor per
     GPU where there are GPUs, else one per that many CPUs. Returns what was done."""
+    from .precompute import Summary
+    from .store import Store, StoreReadOnly
+    from .taggers import available_taggers, pool
+
     ray = ray_module()
     start = time.perf_counter()
     taggers, missing = available_taggers(keys)
@@ -114,7 +178,7 @@ def precompute_ray(collection: Collection, keys: list[str] | None = None, addres
     valid = {key: store.valid_ids(tagger) for key, tagger in taggers.items()}
     todo = [t for t in collection.tracks
             if t.id not in known_failures and not all(t.id in ids for ids in valid.values())]
-    summary.cached = len(collection.tracks) - len(todo) - len(known_failures)
+    summary.cached = len(collection.tracks) - len(todo) - len(known_failures) if taggers else 0
     if not taggers or not todo:
         summary.failed = store.failures()
         store.close()
@@ -123,17 +187,16 @@ def precompute_ray(collection: Collection, keys: list[str] | None = None, addres
     if not store.writable:
         raise StoreReadOnly(f"{store.path.parent} is read-only: cannot store the {len(todo)} tracks of "
                             f"{collection.name} that need computing")
-    done = 0
-    bar = tqdm(total=len(todo), unit="track", desc=f"precompute {collection.name} (ray)") if show_bar else None
     started_here = not ray.is_initialized()
-    if started_here:
-        env = {k: os.environ[k] for k in ("SHROOMS_WEIGHTS_DIR", "SHROOMS_TEST_RAY_CRASH") if k in os.environ}
-        ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
-                 log_to_driver=False, logging_level="ERROR", runtime_env={"env_vars": env} if env else None)
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False  # shrooms' own bar counts committed tracks
-    context.print_on_execution_start = False
+    bar = None
     try:
+        if started_here:
+            join_or_start(ray, address, num_cpus)
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False  # shrooms' own bar counts committed tracks
+        context.print_on_execution_start = False
+        done = 0
+        bar = tqdm(total=len(todo), unit="track", desc=f"precompute {collection.name} (ray)") if show_bar else None
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
         threads = min(cpus, threads_per_actor or 4)
@@ -146,11 +209,13 @@ def precompute_ray(collection: Collection, keys: list[str] | None = None, addres
         ds = ds.map(decode_row, num_cpus=0, compute=ray.data.TaskPoolStrategy(size=2 * actors))
         # Ray Data restarts a dead actor and retries its batch (its defaults: max_restarts=-1,
         # max_task_retries=-1), and retries failed tasks
-        ds = ds.map_batches(TaggerActor, fn_constructor_kwargs={"keys": list(taggers), "threads": threads},
+        precision = next(iter(taggers.values())).precision
+        ds = ds.map_batches(TaggerActor, fn_constructor_kwargs={"keys": list(taggers), "threads": threads,
+                                                                "precision": precision},
                             batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors),
                             **({"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": threads}))
         by_id = {t.id: t for t in todo}
-        for row in ds.iter_rows():
+        for row in worker_rows(ray, ds):
             track = by_id[row["id"]]
             state = (int(row["size"]), int(row["mtime_ns"]))
             if row["error"]:
@@ -158,23 +223,29 @@ def precompute_ray(collection: Collection, keys: list[str] | None = None, addres
             elif row["changed"]:
                 summary.changed.append(track.id)  # not stored: recomputed next run
             else:
+                for key, tagger in taggers.items():
+                    if row[f"{key}_weights"] != tagger.weights_sha256:
+                        raise ShroomsError(f"a Ray worker computed {tagger.spec.name} with other weights than "
+                                           f"this machine's (sha256 {str(row[f'{key}_weights'])[:12]}… vs "
+                                           f"{tagger.weights_sha256[:12]}…): put the same weights on every node")
                 outputs = {tagger: pool(np.asarray(row[f"{key}_chunk_tags"], np.float32),
                                         np.asarray(row[f"{key}_chunk_embeddings"], np.float32))
                            for key, tagger in taggers.items() if track.id not in valid[key]}
-                store.commit(track, state, len(row["samples"]), outputs)
+                store.commit(track, state, int(row["n_samples"]), outputs)
+                summary.warnings += [w for w in str(row["warnings"]).split("\n") if w]
                 summary.computed += 1
-                summary.audio_seconds += len(row["samples"]) / 16000
+                summary.audio_seconds += int(row["n_samples"]) / 16000
             done += 1
             if bar is not None:
                 bar.update(1)
             if progress:
                 progress(done, len(todo), time.perf_counter() - start)
+        summary.failed = store.failures()
     finally:
+        store.close()
         if bar is not None:
             bar.close()
         if started_here:
             ray.shutdown()
-    summary.failed = store.failures()
-    store.close()
     summary.seconds = time.perf_counter() - start
     return summary

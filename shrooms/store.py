@@ -33,7 +33,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from .audio import SAMPLE_RATE, chunk_starts
+from .audio import SAMPLE_RATE, chunk_starts, file_state
 from .collections import Collection, Track
 from .config import cache_dir
 from .errors import ShroomsError
@@ -88,15 +88,6 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def file_state(path: Path) -> tuple[int, int]:
-    """(size in bytes, mtime in ns) of a file, or (-1, -1) when it cannot be stat'ed."""
-    try:
-        st = path.stat()
-    except OSError:
-        return -1, -1
-    return st.st_size, st.st_mtime_ns
 
 
 def blob(a: np.ndarray) -> bytes:

@@ -4,7 +4,9 @@ as the local engine, bit for bit, after a worker crashes and after the driver is
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -117,3 +119,66 @@ def test_ray_resumes_after_the_driver_is_killed(music, local_rows, tmp_path) -> 
     computed = int(out.split(": ")[1].split(" tracks computed")[0])
     assert computed == 8 - done_before, out  # tracks already valid were never sent again
     assert_same_rows(rows(cache, music), local_rows)
+
+
+
+def nudged(source: Path, dest: Path) -> None:
+    """`source`'s state_dict with one bias moved by 1e-3, saved at `dest`."""
+    import torch
+    state = torch.load(source, map_location="cpu")
+    name = next(k for k in state if k.endswith("bias"))
+    state[name] = state[name] + 1e-3
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, dest)
+
+
+def test_ray_workers_with_other_weights_stop_the_run_in_one_line(music, tmp_path, monkeypatch, capfd) -> None:
+    """Workers that find other weights than the driver stop the run with one line and store nothing: a
+    checkpoint that differs from the released one fails to load there (FCN), and unreleased weights that
+    load but differ from the driver's (Sample-level CNN, the conformance fixtures' synthetic state_dict)
+    are caught by the sha256 each row carries."""
+    import ray
+    import torch
+
+    from shrooms.errors import ShroomsError
+    from shrooms.ray_engine import precompute_ray
+
+    from .conformance_models import manifest, synthetic_state_dict
+
+    mine, theirs = tmp_path / "driver-weights", tmp_path / "worker-weights"
+    sample = Path("jamendo") / "sample" / "best_model.pth"
+    (mine / sample).parent.mkdir(parents=True)
+    torch.save(synthetic_state_dict(manifest()["models"]["sample"]["synthetic_state_dict"]), mine / sample)
+    nudged(mine / sample, theirs / sample)
+    (mine / "jamendo" / "fcn").mkdir()
+    (mine / "jamendo" / "fcn" / "best_model.pth").symlink_to(SHARED / "weights" / "jamendo" / "fcn" / "best_model.pth")
+    nudged(SHARED / "weights" / "jamendo" / "fcn" / "best_model.pth", theirs / "jamendo" / "fcn" / "best_model.pth")
+    monkeypatch.setenv("SHROOMS_WEIGHTS_DIR", str(mine))
+    monkeypatch.setenv("SHROOMS_CACHE", str(tmp_path / "cache"))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+             runtime_env={"env_vars": {"SHROOMS_WEIGHTS_DIR": str(theirs)}})
+    try:
+        with pytest.raises(ShroomsError) as mismatch:
+            precompute_ray(folder_collection(music), ["sample"], show_bar=False)
+        with pytest.raises(ShroomsError) as unloadable:
+            precompute_ray(folder_collection(music), ["fcn"], show_bar=False)
+    finally:
+        ray.shutdown()
+    assert re.fullmatch(r"a Ray worker computed Sample-level CNN with other weights than this machine's "
+                        r"\(sha256 \w{12}… vs \w{12}…\): put the same weights on every node", str(mismatch.value))
+    assert str(unloadable.value) == (f"a Ray worker failed: {theirs / 'jamendo' / 'fcn' / 'best_model.pth'}: "
+                                     "sha256 differs from the released fcn checkpoint")
+    assert committed(tmp_path / "cache") == 0
+
+
+def test_ray_address_where_no_cluster_answers_is_one_line(music, tmp_path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.run([sys.executable, "-m", "shrooms.cli", "precompute", "--collection", str(music),
+                           "--models", "fcn", "--engine", "ray", "--address", f"127.0.0.1:{port}"],
+                          env={**os.environ, "SHROOMS_CACHE": str(tmp_path / "cache")}, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (f"shrooms: error: no Ray cluster answers at 127.0.0.1:{port} (Connection "
+                                   "refused): start one with `ray start --head` or check the address")
