@@ -6,6 +6,8 @@ Parts (all by default; pick with --parts):
 - neighbours: k-nearest-neighbour search of 1,000 queries against N tracks by cosine distance, brute force
   (NumPy matmul, and scikit-learn's NearestNeighbors) vs a faiss HNSW index when faiss is installed, with
   build time, query time and recall@10 against brute force;
+- novelty: the baseline a placement's novelty is ranked against (every track's nearest other track), computed
+  once per set of stored rows and then read from the cache;
 - ray: the Ray engine's overhead against the local engine on the same real tracks (one machine, local
   2-CPU Ray cluster).
 
@@ -14,7 +16,7 @@ recordings (../shared/conformance/clips, 6 clips × their chunks), each repeated
 a tenth of the embedding's standard deviation up to N rows. That is the size and dimension of a real
 100,000-track library, not its cluster structure: t-SNE time depends on n and the neighbourhood graph.
 
-    python benchmarks/scale.py [--points 100000] [--parts maps,neighbours,store,ray]
+    python benchmarks/scale.py [--points 100000] [--parts maps,neighbours,novelty,ray]
 """
 
 from __future__ import annotations
@@ -115,6 +117,26 @@ def part_neighbours(n: int, k: int = 10, queries: int = 1000) -> None:
               f"{time.perf_counter() - start:.2f} | {recall(idx, truth):.3f} |")
 
 
+def part_novelty(n: int) -> None:
+    """The novelty baseline a placement ranks against: every track's leave-one-out nearest distance
+    (`shrooms.neighbours.loo_nearest_distances`, n queries among n), and reading it back from the cache."""
+    import io
+
+    from shrooms.neighbours import loo_nearest_distances
+    print(f"\n## Novelty baseline of {n:,} tracks (each track's nearest other track, cosine)\n")
+    print("| embedding | compute s (once per set of rows) | read back from cache/maps s |\n| --- | --- | --- |")
+    for key in ("fcn", "musicnn"):
+        x = real_like(n, key, seed=2)
+        start = time.perf_counter()
+        baseline = loo_nearest_distances(x)
+        computed = time.perf_counter() - start
+        buffer = io.BytesIO()
+        np.save(buffer, baseline)
+        start = time.perf_counter()
+        np.load(io.BytesIO(buffer.getvalue()))
+        print(f"| {key} ({x.shape[1]}-d) | {computed:.1f} | {time.perf_counter() - start:.4f} |")
+
+
 def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(found, truth)]))
 
@@ -172,7 +194,7 @@ def part_ray(n: int, copies: int = 4, repeats: int = 2) -> None:
               + ", ".join(f"{t} tracks {walls[t, 'ray'] / walls[t, 'local']:.2f}" for t in roots))
 
 
-PARTS = {"maps": part_maps, "neighbours": part_neighbours, "ray": part_ray}
+PARTS = {"maps": part_maps, "neighbours": part_neighbours, "novelty": part_novelty, "ray": part_ray}
 
 
 def main() -> None:

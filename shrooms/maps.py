@@ -295,13 +295,14 @@ def features(results: StoredResults, space: str) -> np.ndarray:
 
 
 def get_map(collection: Collection, key: str, method: str = "tsne", dims: int = 2, seed: int = 0,
-            space: str = "embedding") -> TagMap:
+            space: str = "embedding", results: StoredResults | None = None) -> TagMap:
     """The fitted map of a precomputed collection and tagger, with `.ids_` (track ids in row order).
 
     Loaded from `cache/maps/` when it was fitted on these exact rows and settings, else fitted once and
-    saved (atomically; kept in memory only when the cache cannot be written).
+    saved (atomically; kept in memory only when the cache cannot be written). `results` are the stored
+    rows (`Store.load(key)`) when the caller has them already.
     """
-    results = Store(collection).load(key)
+    results = Store(collection).load(key) if results is None else results
     if len(results.tracks) == 0:
         raise ShroomsError(f"{collection.name} has no {key} embeddings yet: run "
                            f"`shrooms precompute --collection {collection.source} --models {key}`")

@@ -6,6 +6,7 @@ Placing several songs at once gives the same result as one at a time."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -16,10 +17,11 @@ from sklearn.neighbors import NearestNeighbors
 from .audio import decode
 from .collections import Collection
 from .errors import AudioError, ShroomsError
-from .maps import get_map
-from .neighbours import label_mix, novelty_percentile
+from .config import cache_dir
+from .maps import get_map, results_digest
+from .neighbours import label_mix, loo_nearest_distances, novelty_percentile
 from .status import status
-from .store import Store
+from .store import Store, StoredResults, atomic_write
 from .taggers import TAGGERS, Tagger, available_taggers, top_tags
 
 
@@ -58,9 +60,8 @@ class Placement:
     warnings: list[str] = field(default_factory=list)
 
 
-def nearest(collection: Collection, key: str, embeddings: np.ndarray, k: int) -> list[list[Neighbour]]:
-    """The k nearest stored tracks of `collection` to each embedding, by cosine distance."""
-    results = Store(collection).load(key)
+def nearest(results: StoredResults, embeddings: np.ndarray, k: int) -> list[list[Neighbour]]:
+    """The k nearest of the stored tracks `results` to each embedding, by cosine distance."""
     index = NearestNeighbors(n_neighbors=min(k, len(results.tracks)), metric="cosine").fit(results.embeddings)
     dist, idx = index.kneighbors(embeddings)
     rows = results.tracks.to_dict("records")
@@ -68,15 +69,38 @@ def nearest(collection: Collection, key: str, embeddings: np.ndarray, k: int) ->
             for i_row, d_row in zip(idx, dist)]
 
 
+def novelty_baseline(collection: Collection, key: str, results: StoredResults) -> np.ndarray:
+    """Every stored track's distance to its nearest other track (`neighbours.loo_nearest_distances`), shape
+    (n,): what a placed song's novelty is ranked against. Computed once per set of stored rows and kept
+    beside the maps in `cache/maps/` (at 100,000 tracks it is 100,000 neighbour queries)."""
+    path = (cache_dir() / "maps" / collection.key / key /
+            f"novelty-baseline-{results_digest(results, 'embedding')}.npy")
+    try:
+        baseline = np.load(path)
+        if baseline.shape == (len(results.tracks),):
+            return baseline
+    except (OSError, ValueError):
+        pass
+    baseline = loo_nearest_distances(results.embeddings)
+    buffer = io.BytesIO()
+    np.save(buffer, baseline)
+    try:
+        atomic_write(path, buffer.getvalue())
+    except OSError:
+        pass  # a read-only cache: computed again next time
+    return baseline
+
+
 def place_on(collection: Collection, tagger: Tagger, samples: list[np.ndarray], k: int) -> list[ModelPlacement]:
     """One tagger: tag every song, then transform and search them together (each independently)."""
     key = tagger.spec.key
     outs = [tagger.tag(x) for x in samples]
     emb = np.stack([o.embedding for o in outs])
-    xy = get_map(collection, key, "tsne", 2).transform(emb)
-    xyz = get_map(collection, key, "tsne", 3).transform(emb)
-    near = nearest(collection, key, emb, k)
-    novelty = novelty_percentile(Store(collection).load(key).embeddings, emb)
+    results = Store(collection).load(key)
+    xy = get_map(collection, key, "tsne", 2, results=results).transform(emb)
+    xyz = get_map(collection, key, "tsne", 3, results=results).transform(emb)
+    near = nearest(results, emb, k)
+    novelty = novelty_percentile(results.embeddings, emb, novelty_baseline(collection, key, results))
     return [ModelPlacement(key, o.tags, o.embedding, xy[i], xyz[i], near[i], float(novelty[i]),
                            label_mix(np.array([n.label for n in near[i]], dtype=object)))
             for i, o in enumerate(outs)]

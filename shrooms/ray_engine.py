@@ -100,6 +100,13 @@ class TaggerActor:
         return batch
 
 
+def tracks_per_call(tracks: int, actors: int) -> int:
+    """Tracks handed to a tagger actor per call: up to 4, which spreads Ray's cost per call (measured
+    here: about 0.04 s, 15% of three taggers on a 30-s track at one track per call), yet at least 8 calls
+    per actor, so that every actor gets work and progress moves on a small run."""
+    return max(1, min(4, tracks // (8 * actors)))
+
+
 def join_or_start(ray, address: str | None, num_cpus: int | None) -> None:
     """`ray.init`: join the cluster at `address`, or start a local one with `num_cpus` CPUs. A cluster
     started here inherits this process's environment; a running cluster is told where the weights are (a
@@ -212,7 +219,8 @@ def precompute_ray(collection: Collection, keys: list[str] | None = None, addres
         precision = next(iter(taggers.values())).precision
         ds = ds.map_batches(TaggerActor, fn_constructor_kwargs={"keys": list(taggers), "threads": threads,
                                                                 "precision": precision},
-                            batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors),
+                            batch_size=tracks_per_call(len(todo), actors), batch_format="numpy",
+                            compute=ray.data.ActorPoolStrategy(size=actors),
                             **({"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": threads}))
         by_id = {t.id: t for t in todo}
         for row in worker_rows(ray, ds):

@@ -122,6 +122,12 @@ def test_novelty_percentile_on_a_constructed_case() -> None:
     assert novelty_percentile(reference, unit(np.array([150, 45, 0]))).tolist() == [100.0, 40.0, 0.0]
     assert np.allclose(loo_nearest_distances(reference), 1 - np.cos(np.radians([10, 10, 20, 30, 40])))
     assert self_novelty(reference).tolist() == [0.0, 0.0, 40.0, 60.0, 80.0]
+    # a known baseline (the leave-one-out distances) gives the same percentiles without recomputing it
+    baseline = loo_nearest_distances(reference)
+    assert novelty_percentile(reference, unit(np.array([150, 45, 0])), baseline).tolist() == [100.0, 40.0, 0.0]
+    with pytest.raises(ShroomsError, match=r"^baseline must have one distance per reference row \(5\), "
+                                           r"got shape \(4,\)$"):
+        novelty_percentile(reference, unit(np.array([45])), baseline[:4])
 
 
 def test_label_mix_and_own_neighbour_fraction() -> None:

@@ -15,6 +15,7 @@ from shrooms.audio import load_audio
 from shrooms.config import cache_dir
 from shrooms.errors import ShroomsError
 from shrooms.maps import TagMap, get_map, results_digest, segment_points, tag_axes, trajectory
+from shrooms.neighbours import loo_nearest_distances
 from shrooms.place import place_on
 from shrooms.store import Store
 from shrooms.taggers import JAMENDO_TAGS, available_taggers
@@ -155,3 +156,21 @@ def test_a_map_that_cannot_be_cached_is_still_returned(debian) -> None:
     tag_map = get_map(collection, "fcn", "pca", 2, seed=99)
     np.testing.assert_array_equal(tag_map.embedding_, TagMap("pca", 2, seed=99).fit(results.embeddings).embedding_)
     assert squatter.is_dir() and not any(squatter.parent.glob(".*.pkl.*"))  # no temporary file left behind
+
+
+def test_the_novelty_baseline_is_computed_once_per_set_of_rows(debian) -> None:
+    """Placing ranks a song's nearest distance among every stored track's leave-one-out distance (n
+    neighbour queries: minutes at 100,000 tracks): kept in cache/maps/ per set of rows and read back."""
+    collection, held_out = debian
+    tagger = available_taggers(["fcn"])[0]["fcn"]
+    results = Store(collection).load("fcn")
+    song = load_audio(held_out["lounge"])
+    first = place_on(collection, tagger, [song], k=3)[0]
+    cached = cache_dir() / "maps" / collection.key / "fcn" / f"novelty-baseline-{results_digest(results, 'embedding')}.npy"
+    np.testing.assert_array_equal(np.load(cached), loo_nearest_distances(results.embeddings))
+    np.save(cached, np.full(len(results.tracks), 2.0))  # every track "far from the rest": the song is not novel
+    assert place_on(collection, tagger, [song], k=3)[0].novelty == 0.0
+    np.save(cached, np.zeros(len(results.tracks)))  # every track on another: the song is further than all
+    assert place_on(collection, tagger, [song], k=3)[0].novelty == 100.0
+    cached.unlink()
+    assert place_on(collection, tagger, [song], k=3)[0].novelty == first.novelty

@@ -379,7 +379,7 @@ def show_track(source: str, coll: Collection, key: str, track_id: str, version: 
     left.plotly_chart(views.tags_figure([(TAGGERS[key].tags[i], float(out.tags[i])) for i in order],
                                         f"{TAGGERS[key].name}: top tags"), width="stretch")
     with right:
-        near = [n for n in nearest(coll, key, out.embedding[None, :], 6)[0] if n.id != track_id][:5]
+        near = [n for n in nearest(store.load(key), out.embedding[None, :], 6)[0] if n.id != track_id][:5]
         show_neighbours(near)
 
 
