@@ -141,20 +141,20 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(found, truth)]))
 
 
-def part_ray(n: int, copies: int = 4, repeats: int = 2) -> None:
+def part_ray(n: int, sizes: tuple[int, ...] = (4, 8), repeats: int = 2) -> None:
     """Local engine vs Ray engine on the same real tracks, one machine: the 36 real 30-s Debian clips of
-    tests/debian_music.py, each linked under `copies` names (distinct tracks to the store) and then under
-    2 × `copies` names, fcn + musicnn + crnn, `shrooms precompute` in a fresh process with a fresh cache,
-    `repeats` times each, engines interleaved. Ray's wall time includes starting the local cluster. The
-    difference between the two sizes gives each engine's cost per track once running (start-up cancels)
-    and, from it, each engine's fixed start-up cost."""
+    tests/debian_music.py, each linked under `sizes[i]` names (distinct tracks to the store) for each size,
+    fcn + musicnn + crnn, `shrooms precompute` in a fresh process with a fresh cache, `repeats` times each,
+    engines interleaved. Ray's wall time includes starting the local cluster. With two sizes, their
+    difference gives each engine's cost per track once running (start-up cancels) and, from it, each
+    engine's fixed start-up cost."""
     sys.path.insert(0, str(ROOT))
     from tests.debian_music import debian_collection
     source, _ = debian_collection(12)
     clips = sorted(source.rglob("*.flac"))
     with tempfile.TemporaryDirectory() as tmp:
         roots = {}
-        for size in (copies, 2 * copies):
+        for size in sizes:
             root = roots[size * len(clips)] = Path(tmp) / f"music-{size}"
             for clip in clips:
                 for c in range(size):
@@ -183,8 +183,12 @@ def part_ray(n: int, copies: int = 4, repeats: int = 2) -> None:
                 walls[n_tracks, engine] = wall = float(np.median(times))
                 print(f"| {n_tracks} | {engine} | {', '.join(f'{t:.1f}' for t in times)} | {wall:.1f} | "
                       f"{n_tracks * 30 / wall:.0f} |")
-        small, large = roots
         print()
+        if len(roots) != 2:
+            print("- Ray / local, whole runs: " + ", ".join(f"{t} tracks {walls[t, 'ray'] / walls[t, 'local']:.2f}"
+                                                       for t in roots))
+            return
+        small, large = roots
         per_track = {}
         for engine in ("local", "ray"):
             per_track[engine] = (walls[large, engine] - walls[small, engine]) / (large - small)
@@ -203,15 +207,16 @@ def main() -> None:
     parser.add_argument("--parts", default=",".join(PARTS))
     parser.add_argument("--child-fit", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--key", default="musicnn", help=argparse.SUPPRESS)
-    parser.add_argument("--copies", type=int, default=4,
-                        help="ray part: names per real clip in the smaller run (default 4: 144 and 288 tracks)")
+    parser.add_argument("--copies", default="4,8",
+                        help="ray part: names per real clip, one run size each (default 4,8: 144 and 288 tracks)")
+    parser.add_argument("--repeats", type=int, default=2, help="ray part: runs of each engine per size")
     args = parser.parse_args()
     if args.child_fit:
         fit_one(args.child_fit, args.points, args.key)
         return
     for part in args.parts.split(","):
         if part == "ray":
-            part_ray(args.points, args.copies)
+            part_ray(args.points, tuple(int(c) for c in args.copies.split(",")), args.repeats)
         else:
             PARTS[part](args.points)
 

@@ -102,10 +102,11 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         if args.repair:
             precompute(collection, [], show_bar=False, repair=True)  # set a damaged database aside first
         from .ray_engine import precompute_ray
-        summary = precompute_ray(collection, model_keys(args.models), address=args.address)
+        summary = precompute_ray(collection, model_keys(args.models), address=args.address,
+                                 threads_per_actor=args.threads_per_actor)
     else:
-        if args.address:
-            raise ShroomsError("--address names a Ray cluster: use it with --engine ray")
+        if args.address or args.threads_per_actor:
+            raise ShroomsError("--address and --threads-per-actor are for a Ray cluster: use them with --engine ray")
         summary = precompute(collection, model_keys(args.models), repair=args.repair)
     print("\n".join(summary.lines()))
     return 0
@@ -290,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="local (default): this process; ray: a Ray cluster (pip install 'shrooms[ray]')")
     pre.add_argument("--address", default=None,
                      help="with --engine ray: a running cluster's address (default: start a local one)")
+    pre.add_argument("--threads-per-actor", type=positive_int, default=None, metavar="N",
+                     help="with --engine ray: torch threads per tagger actor, one actor per N CPUs (default 1; "
+                          "each actor holds the models)")
     pre.set_defaults(run=cmd_precompute)
 
     rep = sub.add_parser("report", help="cluster and score each tagger's embeddings against the labels")
