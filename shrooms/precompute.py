@@ -136,6 +136,23 @@ def run_group(group: list[ClaimedTrack], tagger: Tagger) -> dict[str, TrackOutpu
     return {d.track.id: pool(tags[a:b], embs[a:b]) for d, a, b in zip(todo, bounds[:-1], bounds[1:])}
 
 
+def still_to_do(store: Store, taggers: dict[str, Tagger], collection: Collection
+                ) -> tuple[list[Track], dict[str, set[str]], int]:
+    """What a run of either engine has to compute: the tracks that lack a valid row for some tagger (known
+    unreadable files excepted), each tagger's valid track ids, and how many tracks are already cached.
+    Raises StoreReadOnly when there is work and the store cannot take it."""
+    if not taggers:
+        return [], {}, 0
+    known_failures = {f["id"] for f in store.failures()}
+    valid = {key: store.valid_ids(tagger) for key, tagger in taggers.items()}
+    todo = [t for t in collection.tracks
+            if t.id not in known_failures and not all(t.id in ids for ids in valid.values())]
+    if todo and not store.writable:
+        raise StoreReadOnly(f"{store.path.parent} is read-only: cannot store the {len(todo)} tracks of "
+                            f"{collection.name} that need computing")
+    return todo, valid, len(collection.tracks) - len(todo) - len(known_failures)
+
+
 def precompute(collection: Collection, keys: list[str] | None = None, progress: Progress | None = None,
                show_bar: bool = True, repair: bool = False) -> Summary:
     """Fill the store for `collection` and the taggers `keys` (default: all with weights). `repair` first
@@ -146,14 +163,7 @@ def precompute(collection: Collection, keys: list[str] | None = None, progress: 
     store = Store(collection)
     if repair:
         summary.repaired = store.repair()
-    known_failures = {f["id"] for f in store.failures()}
-    valid = [store.valid_ids(tagger) for tagger in taggers.values()]
-    todo = [t for t in collection.tracks
-            if t.id not in known_failures and not all(t.id in ids for ids in valid)] if taggers else []
-    summary.cached = len(collection.tracks) - len(todo) - len(known_failures) if taggers else 0
-    if todo and not store.writable:
-        raise StoreReadOnly(f"{store.path.parent} is read-only: cannot store the {len(todo)} tracks of "
-                            f"{collection.name} that need computing")
+    todo, _, summary.cached = still_to_do(store, taggers, collection)
     bar = tqdm(total=len(todo), unit="track", desc=f"precompute {collection.name}", disable=not show_bar or None)
     group: list[ClaimedTrack] = []
 

@@ -176,8 +176,8 @@ def precompute_ray(collection: Collection, keys: list[str] | None = None, addres
     tagger with `threads_per_actor` torch threads (default 1); one actor per GPU where there are GPUs, else
     one per that many CPUs. Every actor holds the models (about 0.6 GB for fcn, musicnn and crnn): on a
     node with many cores and little memory, give more threads per actor. Returns what was done."""
-    from .precompute import Summary
-    from .store import Store, StoreReadOnly
+    from .precompute import Summary, still_to_do
+    from .store import Store
     from .taggers import available_taggers, pool
 
     ray = ray_module()
@@ -185,19 +185,12 @@ def precompute_ray(collection: Collection, keys: list[str] | None = None, addres
     taggers, missing = available_taggers(keys)
     summary = Summary(collection.name, unavailable=missing)
     store = Store(collection)
-    known_failures = {f["id"] for f in store.failures()}
-    valid = {key: store.valid_ids(tagger) for key, tagger in taggers.items()}
-    todo = [t for t in collection.tracks
-            if t.id not in known_failures and not all(t.id in ids for ids in valid.values())]
-    summary.cached = len(collection.tracks) - len(todo) - len(known_failures) if taggers else 0
-    if not taggers or not todo:
+    todo, valid, summary.cached = still_to_do(store, taggers, collection)
+    if not todo:
         summary.failed = store.failures()
         store.close()
         summary.seconds = time.perf_counter() - start
         return summary
-    if not store.writable:
-        raise StoreReadOnly(f"{store.path.parent} is read-only: cannot store the {len(todo)} tracks of "
-                            f"{collection.name} that need computing")
     started_here = not ray.is_initialized()
     bar = None
     try:
