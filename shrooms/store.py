@@ -165,10 +165,21 @@ class Store:
                 conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                        factory=Connection, check_same_thread=False)
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
-                conn.executescript(SCHEMA)
+                # SQLite answers "database is locked" without waiting while another process's last
+                # connection cleans up the WAL on close, or recovers it (sqlite.org/wal.html, "Sometimes
+                # queries return SQLITE_BUSY"): setting up is idempotent, so try again until the timeout
+                deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+                while True:
+                    try:
+                        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                            conn.execute("PRAGMA journal_mode = WAL")
+                        conn.execute("PRAGMA synchronous = NORMAL")
+                        conn.executescript(SCHEMA)
+                        break
+                    except sqlite3.OperationalError as exc:
+                        if "locked" not in str(exc) or time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.05)
             else:  # without a -wal file nobody is writing: immutable needs no -shm in the read-only folder
                 wal = Path(f"{self.path}-wal").exists()
                 uri = f"{self.path.resolve().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
