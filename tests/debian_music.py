@@ -13,6 +13,8 @@ import soundfile as sf
 from shrooms.audio import AUDIO_EXTENSIONS
 
 PACKAGES = {"asc-music": "electronic", "asterisk-moh-opsound-wav": "lounge", "pushover-data": "themed"}
+# Five styles for placement tests (one more held out with `debian_ood`): the three above plus two game scores.
+STYLES = {**PACKAGES, "drascula-music": "adventure", "colobot-common-sounds": "scifi"}
 CACHE = Path(os.environ.get("SHROOMS_TEST_AUDIO", Path.home() / ".cache" / "shrooms-test-audio"))
 
 
@@ -51,13 +53,16 @@ def cut_clips(files: list[Path], n: int, seconds: float, skip: float = 10.0) -> 
     return picked[:n]
 
 
-def debian_collection(clips_per_label: int = 12, seconds: float = 30.0) -> tuple[Path, dict[str, Path]]:
-    """(collection folder with <label>/<clip>.flac, one held-out clip per label outside it)."""
-    versions = "-".join(deb(p).stem.split("_")[1] for p in PACKAGES)
-    root = CACHE / "collections" / f"debian-{clips_per_label}x{int(seconds)}-{versions}"
-    held = {label: root.parent / f"{root.name}-heldout" / f"{label}.flac" for label in PACKAGES.values()}
+def debian_collection(clips_per_label: int = 12, seconds: float = 30.0,
+                      packages: dict[str, str] = PACKAGES) -> tuple[Path, dict[str, Path]]:
+    """(collection folder with <label>/<clip>.flac, one held-out clip per label outside it); `packages`
+    maps each Debian package to its label (default: the three small ones; `STYLES`: five)."""
+    versions = "-".join(deb(p).stem.split("_")[1].replace("%3a", "-") for p in packages)
+    name = "debian" if packages == PACKAGES else f"debian{len(packages)}"
+    root = CACHE / "collections" / f"{name}-{clips_per_label}x{int(seconds)}-{versions}"
+    held = {label: root.parent / f"{root.name}-heldout" / f"{label}.flac" for label in packages.values()}
     if not (root / ".complete").exists():
-        for package, label in PACKAGES.items():
+        for package, label in packages.items():
             clips = cut_clips(sources(package), clips_per_label + 1, seconds)
             for i, (src, offset) in enumerate(clips):
                 info = sf.info(src)
