@@ -38,7 +38,9 @@ if not missing:
     get_weights.caption("Every tagger's weights are here.")
 elif get_weights.button(f"Get the weights ({len(missing)} tagger{'s' if len(missing) > 1 else ''} without them)",
                         key="get_weights",
-                        help="Downloads the weights of: " + ", ".join(TAGGERS[k].name for k in missing)):
+                        help="Downloads the released weights of: " + ", ".join(TAGGERS[k].name for k in missing)
+                        + ". Each comes from the upstream folder, else the musical-shrooms study's repository, and "
+                        "is kept only if its digest is the released file's."):
     with get_weights:
         st.session_state["weights_outcome"] = session.get_weights(missing)  # shown until the next try
     if st.session_state["weights_outcome"][0]:

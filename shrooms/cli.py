@@ -28,7 +28,8 @@ from .place import place
 from .status import status
 from .store import atomic_write
 from .study import study
-from .taggers import PRECISIONS, TAGGERS, available_taggers, download_weights, get_spec, top_tags
+from .taggers import (PRECISIONS, TAGGERS, available_taggers, download_weights, find_weights, get_spec,
+                      top_tags)
 
 
 def model_keys(value: str) -> list[str]:
@@ -88,11 +89,20 @@ def print_tags(path: str, per_model: dict[str, dict], n: int) -> None:
 
 
 def cmd_data_weights(args: argparse.Namespace) -> int:
-    """Download released weights into the cache."""
+    """Download the released weights of the taggers named (default: every one without weights) into the
+    cache, each verified; weights already found are left alone. One error line per tagger that failed."""
+    failed = 0
     for key in model_keys(args.models):
-        path = download_weights(get_spec(key))
-        print(f"{key}: {path}")
-    return 0
+        found = find_weights(get_spec(key))
+        if found:
+            print(f"{key}: already here, {found}")
+            continue
+        try:
+            print(f"{key}: {download_weights(get_spec(key))}")
+        except ShroomsError as exc:
+            print(f"shrooms: error: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
 
 
 def cmd_precompute(args: argparse.Namespace) -> int:
@@ -343,8 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="download weights and datasets")
     data_sub = data.add_subparsers(dest="what", required=True)
-    weights = data_sub.add_parser("weights", help="download tagger weights from upstream")
-    weights.add_argument("models", nargs="?", default="fcn,musicnn,crnn", help="keys or all")
+    weights = data_sub.add_parser("weights", help="download the taggers' released weights, verified (upstream "
+                                  "first, the study's repository next; $SHROOMS_WEIGHTS_URL replaces both)")
+    weights.add_argument("models", nargs="?", default="all",
+                         help="keys, comma-separated, or all (default): those without weights")
     weights.set_defaults(run=cmd_data_weights)
     gtzan = data_sub.add_parser("gtzan", help="download GTZAN (about 1.2 GB) and extract it")
     gtzan.add_argument("--to", type=Path, default=None, help="folder (default cache/datasets/gtzan)")

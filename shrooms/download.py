@@ -1,4 +1,4 @@
-"""Resumable, atomic, checksummed HTTP downloads with a progress bar (weights and datasets)."""
+"""Resumable, atomic, verified HTTP downloads with a progress bar (weights and datasets)."""
 
 from __future__ import annotations
 
@@ -26,13 +26,27 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def git_blob_id(path: Path) -> str:
+    """Hex git blob id of a file: SHA-1 of ``b"blob <size>\\0"`` + its bytes, what `git hash-object` prints
+    and what a repository's tree lists for the file."""
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def fetch(url: str, dest: Path, sha256: str | None = None, label: str | None = None,
-          timeout: float = 30.0, progress: Callable[[int, int | None], None] | None = None) -> Path:
+          timeout: float = 30.0, progress: Callable[[int, int | None], None] | None = None,
+          git_blob: str | None = None) -> Path:
     """Download `url` to `dest`: appends to `dest.part` (resuming a killed download with an HTTP Range
-    request), checks the sha256 where known, then renames into place so `dest` is never half written.
+    request), checks the sha256 and the git blob id where given, then renames into place so `dest` is never
+    half written.
 
     `progress(bytes_done, bytes_total)` is called after every block (and once at the start, with the bytes a
-    resumed download already has); `bytes_total` is None when the server does not say."""
+    resumed download already has); `bytes_total` is None when the server does not say. A file that fails a
+    check is deleted (`dest.part` too) and the error is one line naming `label`, `url`, and the expected and
+    actual digests."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -66,8 +80,10 @@ def fetch(url: str, dest: Path, sha256: str | None = None, label: str | None = N
         reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
         raise ShroomsError(f"download of {url} failed: {reason} (offline? the partial file is kept "
                            f"at {part} and the next try resumes it)") from None
-    if sha256 and sha256_of(part) != sha256:
-        part.unlink()
-        raise ShroomsError(f"download of {url} failed its sha256 check: the file was deleted, try again")
+    for kind, expected, digest_of in (("sha256", sha256, sha256_of), ("git blob id", git_blob, git_blob_id)):
+        if expected and (actual := digest_of(part)) != expected.lower():
+            part.unlink()
+            raise ShroomsError(f"{label or dest.name} from {url}: {kind} {actual}, expected {expected.lower()}; "
+                               "the file was not kept")
     os.replace(part, dest)
     return dest

@@ -154,9 +154,10 @@ def test_ray_workers_with_other_weights_stop_the_run_in_one_line(music, tmp_path
     (mine / "jamendo" / "fcn" / "best_model.pth").symlink_to(SHARED / "weights" / "jamendo" / "fcn" / "best_model.pth")
     nudged(SHARED / "weights" / "jamendo" / "fcn" / "best_model.pth", theirs / "jamendo" / "fcn" / "best_model.pth")
     monkeypatch.setenv("SHROOMS_WEIGHTS_DIR", str(mine))
+    monkeypatch.setenv("SHROOMS_WEIGHTS_UNVERIFIED", "sample")  # synthetic, not the released file
     monkeypatch.setenv("SHROOMS_CACHE", str(tmp_path / "cache"))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-             runtime_env={"env_vars": {"SHROOMS_WEIGHTS_DIR": str(theirs)}})
+             runtime_env={"env_vars": {"SHROOMS_WEIGHTS_DIR": str(theirs), "SHROOMS_WEIGHTS_UNVERIFIED": "sample"}})
     try:
         with pytest.raises(ShroomsError) as mismatch:
             precompute_ray(folder_collection(music), ["sample"], show_bar=False)

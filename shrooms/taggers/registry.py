@@ -1,5 +1,5 @@
 """The seven MTG-Jamendo taggers of Won et al. 2020: what each is, how long its input is, which layer is
-its embedding, and where its weights come from."""
+its embedding, and where its weights come from (and how to tell the released file)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,12 @@ from .musicnn import Musicnn
 from .sample import SampleCNN
 from .se import SampleCNNSE
 
-WEIGHTS_BASE_URL = "https://github.com/minzwon/sota-music-tagging-models/raw/master/models"
+# Where the checkpoints are, in the order tried; each base + "/" + `TaggerSpec.weights_path`. The upstream
+# folder (Won et al.) holds fcn, musicnn and crnn; the musical-shrooms study's repository holds all seven.
+WEIGHTS_SOURCES: tuple[str, ...] = (
+    "https://github.com/minzwon/sota-music-tagging-models/raw/master/models",
+    "https://raw.githubusercontent.com/Adhithyan8/musical-shrooms/master/models",
+)
 
 # The MTG-Jamendo top-50 tags in output order: alphabetical, as scikit-learn's LabelBinarizer sorted them.
 JAMENDO_TAGS: tuple[str, ...] = tuple(sorted(
@@ -44,6 +49,7 @@ class TaggerSpec:
     embedding_layer: str
     build: Callable[[], nn.Module]
     sha256: str | None = None  # of the released checkpoint, where known
+    git_blob: str | None = None  # git blob id of the released checkpoint (`git hash-object`), where known
     channels_last: bool = False  # 2-D CNNs run ~1.8x faster on the CPU in channels-last memory format
     cpu_batch: int = 1  # chunks per forward pass on the CPU, where larger batches measurably pay
     tags: tuple[str, ...] = JAMENDO_TAGS
@@ -54,28 +60,44 @@ class TaggerSpec:
         return f"jamendo/{self.key}/best_model.pth"
 
 
+# The git blob ids of the seven Jamendo checkpoints in the study's repository (its git tree). The three
+# released upstream files hash to exactly the ids listed there, so the other four ids are the released
+# files' digests too.
+BLOBS = {
+    "fcn": "d236c42b7757a5d7fd28535ec6a620ed78049901",
+    "musicnn": "61fc3de978b34df788d267ba8a0c2f06d783df9a",
+    "crnn": "20045ae7f5bf5882c95512f786555a51f5223d96",
+    "sample": "db5bedf34a0ea6500d95e254a43a203a185cec06",
+    "se": "a4b55509c3af0558c02723322f3aab5122ae8d14",
+    "attention": "45106362fe825f6eaf95a7d7459d15ce7b0313da",
+    "hcnn": "2890f9f118cc4fd906caac57fd2b56abe7a34706",
+}
+
 TAGGERS: dict[str, TaggerSpec] = {spec.key: spec for spec in [
     TaggerSpec("fcn", "FCN", "Choi et al. 2016, Automatic tagging using deep convolutional neural networks",
                464000, 64, "flattened output of layer5 (before dropout and dense)", FCN,
-               "7bce08a66dbc70d096b0a330f44b4cacd9aa25519b83489fbb98f2164a194e2b", channels_last=True),
+               "7bce08a66dbc70d096b0a330f44b4cacd9aa25519b83489fbb98f2164a194e2b", BLOBS["fcn"],
+               channels_last=True),
     TaggerSpec("musicnn", "Musicnn", "Pons et al. 2018, End-to-end learning for music audio tagging at scale",
                48000, 200, "dense1 output (before bn and relu)", Musicnn,
-               "66280f4859376377c47f64313c7ac889a3201fdb06a01bf6e94ac6e619081bb5"),
+               "66280f4859376377c47f64313c7ac889a3201fdb06a01bf6e94ac6e619081bb5", BLOBS["musicnn"]),
     TaggerSpec("crnn", "CRNN", "Choi et al. 2017, Convolutional recurrent neural networks for music "
                "classification", 464000, 32, "last time step of the GRU output (before dropout and dense)",
-               CRNN, "0a558989c0793f488cb677d188464c91f47c007f7c70473230e55537ca598215", channels_last=True),
+               CRNN, "0a558989c0793f488cb677d188464c91f47c007f7c70473230e55537ca598215", BLOBS["crnn"],
+               channels_last=True),
     TaggerSpec("sample", "Sample-level CNN", "Lee et al. 2017, Sample-level deep convolutional neural "
                "networks for music auto-tagging using raw waveforms", 59049, 512,
-               "output of layer11 squeezed (before dropout and dense)", SampleCNN, cpu_batch=8),
+               "output of layer11 squeezed (before dropout and dense)", SampleCNN, git_blob=BLOBS["sample"],
+               cpu_batch=8),
     TaggerSpec("se", "Sample-level CNN + SE", "Kim et al. 2018, Sample-level CNN architectures for music "
                "auto-tagging using raw waveforms", 59049, 512, "dense1 output (before bn and relu)",
-               SampleCNNSE, cpu_batch=8),
+               SampleCNNSE, git_blob=BLOBS["se"], cpu_batch=8),
     TaggerSpec("attention", "Self-attention CNN", "Won et al. 2019, Toward interpretable music tagging "
                "with self-attention", 240000, 256, "BERT pooler output (before dropout and dense)", CNNSA,
-               channels_last=True),
+               git_blob=BLOBS["attention"], channels_last=True),
     TaggerSpec("hcnn", "Harmonic CNN", "Won et al. 2020, Data-driven harmonic filters for audio "
                "representation learning", 80000, 256, "dense1 output (before bn and relu)", HarmonicCNN,
-               channels_last=True),
+               git_blob=BLOBS["hcnn"], channels_last=True),
 ]}
 
 
