@@ -11,6 +11,7 @@ Everything here is re-exported from `shrooms` itself::
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from .audio import SAMPLE_RATE, load_audio, resample
-from .collections import Collection, load_collection
+from . import collections, maps
+from . import place as placing
+from .collections import Collection
 from .config import using_cache
 from .errors import ShroomsError
 from .precompute import precompute
@@ -28,14 +31,26 @@ from .taggers import TAGGERS, TrackOutput, get_spec, load_tagger
 
 MIN_SR, MAX_SR = 1_000, 768_000
 
+# `shrooms.place` and `shrooms.status` are functions of the public API and modules too: loading a module
+# sets the package's attribute to it, so drop those so that `shrooms.place(...)` gets the function (the
+# package's lazy __getattr__ hands it out) even when this module loaded `shrooms.place` first.
+for _name in ("place", "status"):
+    if isinstance(vars(sys.modules[__package__]).get(_name), type(sys)):
+        del vars(sys.modules[__package__])[_name]
+
+
+MAX_CHANNELS = 32  # a 2-D array's channel axis is the one of at most this size (22.2 audio has 24)
+
 
 def valid_audio(y: np.ndarray, sr: int | None) -> np.ndarray:
     """Check an audio array as librosa's ``valid_audio`` does, and return it as 16-kHz mono float32.
 
     Parameters
     ----------
-    y : np.ndarray, shape (n,) or (channels, n)
-        Samples, floating point, finite; several channels are averaged.
+    y : np.ndarray, shape (n,), (n, channels) or (channels, n)
+        Samples, floating point, finite. A 2-D array may come as soundfile returns it, (n, channels), or as
+        librosa does, (channels, n): the channel axis is the one of at most 32 (`MAX_CHANNELS`), and the
+        channels are averaged. A shape where both or neither axis could be the channels is an error.
     sr : int
         The sample rate of `y` in Hz (1,000 to 768,000).
 
@@ -58,13 +73,26 @@ def valid_audio(y: np.ndarray, sr: int | None) -> np.ndarray:
     if not np.issubdtype(y.dtype, np.floating):
         raise ShroomsError(f"audio must be floating point (e.g. float32 in [-1, 1]), got dtype {y.dtype}")
     if y.ndim not in (1, 2):
-        raise ShroomsError(f"audio must have shape (n,) or (channels, n), got shape {y.shape}")
-    mono = y if y.ndim == 1 else y.mean(axis=0)
-    if mono.size == 0:
-        raise ShroomsError("audio is empty (0 samples)")
+        raise ShroomsError(f"audio must have shape (n,), (n, channels) or (channels, n), got shape {y.shape}")
+    if y.size == 0:
+        raise ShroomsError(f"audio is empty (0 samples{'' if y.ndim == 1 else f', shape {y.shape}'})")
+    mono = y if y.ndim == 1 else y.mean(axis=channel_axis(y.shape))
     if not np.all(np.isfinite(mono)):
         raise ShroomsError("audio contains NaN or infinite samples")
     return resample(mono.astype(np.float32), int(sr))
+
+
+def channel_axis(shape: tuple[int, int]) -> int:
+    """The channel axis of a 2-D audio array: 1 for soundfile's (n, channels), 0 for librosa's (channels, n);
+    one clear ShroomsError when the shape does not say (both axes, or neither, of at most MAX_CHANNELS)."""
+    small = [size <= MAX_CHANNELS for size in shape]
+    if small == [False, True]:
+        return 1
+    if small == [True, False]:
+        return 0
+    raise ShroomsError(f"audio of shape {shape} is ambiguous: pass (n, channels) as soundfile.read returns it or "
+                       f"(channels, n) as librosa.load(mono=False) does, with more than {MAX_CHANNELS} samples and "
+                       f"at most {MAX_CHANNELS} channels")
 
 
 def model_list(models: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -76,19 +104,22 @@ def model_list(models: str | list[str] | tuple[str, ...] | None) -> list[str]:
     return [get_spec(m).key for m in models]
 
 
-def tag(audio, sr: int | None = None, models: str | list[str] | None = None) -> dict[str, TrackOutput]:
+def tag(audio, sr: int | None = None, models: str | list[str] | None = None, cache_dir=None) -> dict[str, TrackOutput]:
     """Tag one song with each tagger: pooled and per-chunk tags and embeddings.
 
     Parameters
     ----------
     audio : str, path-like, bytes or np.ndarray
-        A file (any format soundfile reads: wav, flac, ogg, mp3, …), its bytes, or samples of shape (n,)
-        or (channels, n) — then `sr` is required.
+        A file (any format soundfile reads: wav, flac, ogg, mp3, …), its bytes, or samples of shape (n,),
+        (n, channels) as ``soundfile.read`` returns them or (channels, n) as ``librosa.load(mono=False)``
+        does — then `sr` is required (see `valid_audio`).
     sr : int, optional
         Sample rate of an array in Hz; it is resampled to the taggers' 16 kHz. Not used with files (their
         header says it).
     models : str or list of str, optional
         Tagger keys (default: every tagger whose weights are on this machine).
+    cache_dir : path-like, optional
+        The cache whose ``weights/`` is searched after ``$SHROOMS_WEIGHTS_DIR`` (default: see `load_collection`).
 
     Returns
     -------
@@ -114,7 +145,8 @@ def tag(audio, sr: int | None = None, models: str | list[str] | None = None) -> 
         samples = load_audio(Path(os.fspath(audio)) if isinstance(audio, os.PathLike) else audio)
     else:
         samples = valid_audio(audio, sr)
-    return {key: load_tagger(key).tag(samples) for key in usable(models)}
+    with using_cache(cache_dir):
+        return {key: load_tagger(key).tag(samples) for key in usable(models)}
 
 
 def usable(models) -> list[str]:
@@ -196,7 +228,7 @@ def embed(collection_or_paths, models: str | list[str] | None = None, cache_dir=
         return embed_files([Path(os.fspath(p)) for p in collection_or_paths], keys)
     with using_cache(cache_dir):
         coll = collection_or_paths if isinstance(collection_or_paths, Collection) \
-            else load_collection(os.fspath(collection_or_paths))
+            else collections.load_collection(os.fspath(collection_or_paths))
         summary = precompute(coll, keys, show_bar=progress)
         store = Store(coll)
         results = {key: store.load(key) for key in keys}
@@ -244,7 +276,7 @@ def load_embeddings(collection: Collection | str, tagger: str, cache_dir=None) -
         what to run), instead of returning an empty frame.
     """
     with using_cache(cache_dir):
-        coll = collection if isinstance(collection, Collection) else load_collection(collection)
+        coll = collection if isinstance(collection, Collection) else collections.load_collection(collection)
         state = status(coll, tagger)
         if not state.ready:
             raise ShroomsError(state.message)
@@ -276,7 +308,7 @@ def report(collection: Collection | str, models: str | list[str] | None = None, 
     """
     from .analysis import report as collection_report
     with using_cache(cache_dir):
-        coll = collection if isinstance(collection, Collection) else load_collection(collection)
+        coll = collection if isinstance(collection, Collection) else collections.load_collection(collection)
         keys = [key for key in model_list(models) if models not in (None, "all") or status(coll, key).ready]
         for key in keys:
             state = status(coll, key)
@@ -285,3 +317,86 @@ def report(collection: Collection | str, models: str | list[str] | None = None, 
         if not keys:
             raise ShroomsError(f"{coll.name}: no tagger is ready: run `shrooms precompute --collection {coll.source}`")
         return collection_report(coll, keys, k, tuple(seeds), space)
+
+
+def load_collection(source: str | os.PathLike | None = "demo", cache_dir=None) -> Collection:
+    """A collection, from what ``--collection`` takes.
+
+    Parameters
+    ----------
+    source : str or path-like
+        ``demo`` (generated into the cache on first use), ``gtzan`` (found at ``$SHROOMS_GTZAN`` or in the
+        cache's ``datasets/gtzan``) or a music folder whose sub-folders are labels.
+    cache_dir : path-like, optional
+        The cache (default: ``$SHROOMS_CACHE``, a checkout's ``cache/``, else the per-user cache folder).
+
+    Returns
+    -------
+    Collection
+
+    Raises
+    ------
+    ShroomsError
+        A folder that does not exist or holds no audio, GTZAN not found.
+    """
+    with using_cache(cache_dir):
+        return collections.load_collection(source if source is None or isinstance(source, str) else os.fspath(source))
+
+
+def get_map(collection: Collection | str, key: str, method: str = "tsne", dims: int = 2, seed: int = 0,
+            space: str = "embedding", results=None, cache_dir=None) -> maps.TagMap:
+    """The fitted map of a precomputed collection and tagger (`shrooms.maps.get_map`), read from or saved to
+    the cache's ``maps/``.
+
+    Parameters
+    ----------
+    collection : Collection or str
+        A collection, or what ``--collection`` takes.
+    key : str
+        A tagger key.
+    method : {"tsne", "pca"}
+    dims : {2, 3}
+    seed : int
+    space : {"embedding", "taggram"}
+    results : StoredResults, optional
+        The stored rows, when the caller has read them already.
+    cache_dir : path-like, optional
+
+    Returns
+    -------
+    TagMap
+        Fitted, with ``ids_`` (track ids in row order).
+    """
+    with using_cache(cache_dir):
+        coll = collection if isinstance(collection, Collection) else collections.load_collection(collection)
+        return maps.get_map(coll, get_spec(key).key, method, dims, seed, space, results)
+
+
+def place(sources, collection: Collection | str, keys: list[str] | None = None, k: int = 10,
+          names: list[str] | None = None, progress=None, cache_dir=None) -> list[placing.Placement]:
+    """Place songs on a collection's maps (`shrooms.place.place`): per tagger, t-SNE coordinates, top tags,
+    nearest tracks, their label mix and the song's novelty.
+
+    Parameters
+    ----------
+    sources : list of str, path-like, bytes or file objects
+    collection : Collection or str
+        A precomputed collection, or what ``--collection`` takes.
+    keys : list of str, optional
+        Tagger keys (default: every tagger with weights and stored rows).
+    k : int
+        Nearest tracks per song.
+    names : list of str, optional
+        What to call each song in messages (default: its path, or ``upload N``).
+    progress : callable, optional
+        ``progress(done, total)`` after each tagger.
+    cache_dir : path-like, optional
+
+    Returns
+    -------
+    list of Placement
+        One per source, in order; an unreadable source has a one-line ``error`` and no models.
+    """
+    with using_cache(cache_dir):
+        coll = collection if isinstance(collection, Collection) else collections.load_collection(collection)
+        return placing.place(list(sources), coll, keys, k, names, progress)

@@ -16,8 +16,12 @@ track shorter than one window is zero-padded at the end.
 
 from __future__ import annotations
 
+import errno
 import io
 import math
+import os
+import re
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,59 @@ MIN_RATE, MAX_RATE = 1_000, 768_000  # Hz: sample rates outside are a corrupt he
 BLOCK = 1 << 16                      # frames decoded at a time
 HEADER_BYTES = 1 << 16               # bytes read to find what a WAV/AIFF/AU header promises
 TRUNCATION_SLACK = 0.05              # s: shortfalls below this (and below 1 %) are encoder rounding
+
+
+def text_path(path: str | bytes | os.PathLike) -> str:
+    """A file name or path as text that every encoder takes (SQLite, JSON, Arrow, a UTF-8 terminal).
+
+    The rule for file names that are not valid UTF-8: each byte of the name that is not part of a valid
+    UTF-8 sequence is written as ``\\xNN`` (Python's "backslashreplace"); every valid name is unchanged.
+    Python itself hands such names around as str with lone surrogates (``os.fsdecode``), which those
+    encoders refuse. `fs_path` turns the text back into the real path.
+    """
+    raw = path if isinstance(path, bytes) else os.fsencode(path)
+    return raw.decode("utf-8", "backslashreplace")
+
+
+_ESCAPED_BYTE = re.compile(rb"\\x([89a-f][0-9a-f])")
+
+
+def fs_path(text: str | os.PathLike) -> Path:
+    """The real path that `text_path` wrote as `text`: the path itself when it exists as written, else
+    with every ``\\xNN`` (NN from 80 to ff) turned back into the byte it stands for."""
+    path = Path(text)
+    if isinstance(text, os.PathLike) or "\\x" not in str(text) or os.path.lexists(path):
+        return path
+    return Path(os.fsdecode(_ESCAPED_BYTE.sub(lambda m: bytes([int(m[1], 16)]), str(text).encode("utf-8",
+                                                                                                    "surrogateescape"))))
+
+
+def not_a_file(path: str | Path) -> str | None:
+    """Why `path` cannot be read as an audio file (one phrase: "no such file", "a symbolic link loop", "a FIFO
+    (named pipe), not an audio file", …), or None for a regular file (or a link to one)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop, not an audio file"
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            return f"a broken symbolic link (to {text_path(os.readlink(path))})"
+        if exc.errno == errno.ENOENT:
+            return "no such file"
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return "permission denied"
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder, not an audio file"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe), not an audio file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not an audio file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not an audio file"
+    return "not a regular file"
 
 
 @dataclass(frozen=True)
@@ -185,7 +242,7 @@ def _read(source: str | Path | BinaryIO) -> tuple[np.ndarray, int, int, int]:
     if is_path and Path(source).suffix.lower() == ".mp3" and not looks_like_mpeg(head[:4096]):
         raise _Unreadable("no MPEG audio stream")
     try:
-        f = sf.SoundFile(source)
+        f = sf.SoundFile(os.fsencode(source) if is_path else source)  # bytes: any file name, UTF-8 or not
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as sf_exc:
         reason = str(sf_exc).split(":")[-1].strip().rstrip(".")
         if not reason or "does not exist" in reason:  # libsndfile's words for "no decoder took it"
@@ -220,9 +277,12 @@ def decode(source: str | Path | bytes | BinaryIO, name: str | None = None) -> De
     samples, non-finite samples). A file holding less audio than its header promises is decoded from
     what it holds, with a warning "truncated: header says 30.0 s, holds 0.02 s".
     """
-    label = name or (str(source) if isinstance(source, (str, Path)) else "uploaded audio")
-    if isinstance(source, (str, Path)) and not Path(source).is_file():
-        raise AudioError(f"{label}: " + ("a folder, not an audio file" if Path(source).is_dir() else "no such file"))
+    label = name or (text_path(source) if isinstance(source, (str, Path)) else "uploaded audio")
+    if isinstance(source, (str, Path)):
+        source = fs_path(source) if isinstance(source, str) else source
+        why = not_a_file(source)
+        if why:
+            raise AudioError(f"{label}: {why}")
     if isinstance(source, bytes):
         source = io.BytesIO(source)
     try:
@@ -284,8 +344,13 @@ def chunk(samples: np.ndarray, length: int) -> np.ndarray:
 
 
 def duration(path: str | Path) -> float | None:
-    """Seconds of audio from the header, or None when the header can't be read."""
+    """Seconds of audio from the header, or None when the header can't be read. A file named .mp3 must look
+    like MPEG first (`looks_like_mpeg`), as when decoding: libmpg123 prints notes to stderr about others."""
     try:
-        return float(sf.info(str(path)).duration)
+        if Path(path).suffix.lower() == ".mp3":
+            with open(path, "rb") as f:
+                if not looks_like_mpeg(f.read(4096)):
+                    return None
+        return float(sf.info(os.fsencode(path)).duration)
     except Exception:  # a header soundfile cannot parse: the caller decodes to find out
         return None

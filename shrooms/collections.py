@@ -1,6 +1,11 @@
 """Collections of tracks: GTZAN (found in either common layout), any music folder, and a generated demo.
 
 A collection is a named list of tracks, each with a stable id, a path, a label (or None) and a duration.
+
+File names: a track's `path` is the real path (a str with surrogate escapes where the name is not valid
+UTF-8, as Python hands such names around); its id, label, and the path in `Collection.frame()` are text by
+`audio.text_path`'s rule (each byte that is not UTF-8 written as ``\\xNN``, valid names unchanged), so every
+name the filesystem allows is stored, reported, exported and shown like any other.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Callable
 
 import pandas as pd
 
-from .audio import AUDIO_EXTENSIONS, duration
+from .audio import AUDIO_EXTENSIONS, duration, fs_path, not_a_file, text_path
 from .config import cache_dir
 from .demo import DESCRIPTION, ensure_demo
 from .download import fetch
@@ -50,6 +55,7 @@ class Collection:
     tracks: list[Track] = field(default_factory=list)
     description: str = ""
     source: str = "demo"
+    skipped: list[dict] = field(default_factory=list)  # audio-named entries that are no files: {id, path, label, reason}
 
     @property
     def labels(self) -> list[str]:
@@ -57,7 +63,7 @@ class Collection:
 
     def frame(self) -> pd.DataFrame:
         """One row per track: id, path, label, duration."""
-        return pd.DataFrame({"id": [t.id for t in self.tracks], "path": [str(t.path) for t in self.tracks],
+        return pd.DataFrame({"id": [t.id for t in self.tracks], "path": [text_path(t.path) for t in self.tracks],
                              "label": [t.label for t in self.tracks],
                              "duration": [t.duration for t in self.tracks]})
 
@@ -103,31 +109,57 @@ def gtzan_collection(path: str | Path | None = None) -> Collection:
 
 def audio_files(root: Path) -> list[Path]:
     """Audio files below `root`, sorted, hidden files skipped."""
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return audio_entries(root)[0]
+
+
+def audio_entries(root: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(audio files below `root`, sorted; entries named like audio that cannot be read as files, each with
+    why: a FIFO, a symbolic link loop, a folder named *.wav, …). Hidden entries are skipped."""
+    files, others = [], []
+    for p in sorted(root.rglob("*")):
+        if p.suffix.lower() not in AUDIO_EXTENSIONS or any(part.startswith(".") for part in p.relative_to(root).parts):
+            continue
+        why = not_a_file(p)
+        if why is None:
+            files.append(p)
+        elif not (why.startswith("a folder") and holds_audio(p)):
+            others.append((p, why))  # (a folder named *.wav that holds audio is a label, not a left-out file)
+    return files, others
+
+
+def holds_audio(folder: Path) -> bool:
+    try:
+        return any(c.suffix.lower() in AUDIO_EXTENSIONS for c in folder.rglob("*"))
+    except OSError:
+        return False
 
 
 def folder_key(root: Path, prefix: str = "") -> str:
     """A cache key naming one folder: its name and a hash of its resolved path, so two copies differ."""
-    return f"{prefix}{re.sub(r'[^A-Za-z0-9_-]+', '-', root.name)}-{hashlib.sha1(str(root).encode()).hexdigest()[:8]}"
+    return f"{prefix}{re.sub(r'[^A-Za-z0-9_-]+', '-', root.name)}-{hashlib.sha1(os.fsencode(root)).hexdigest()[:8]}"
 
 
 def folder_collection(root: str | Path, name: str | None = None) -> Collection:
     """Any music folder: `<root>/<label>/<files>` is labelled by sub-folder; files directly in `root` are
     unlabelled. Track ids are paths relative to `root` without the extension."""
-    root = Path(root).expanduser().resolve()
+    root = fs_path(os.fspath(root)).expanduser().resolve()
     if not root.is_dir():
-        raise ShroomsError(f"{root}: no such folder")
+        raise ShroomsError(f"{text_path(root)}: no such folder")
     if gtzan_genre_dir(root) and all(GTZAN_FILE.match(p.name) for p in audio_files(root)[:50]):
         return gtzan_collection(root)
+    files, others = audio_entries(root)
     tracks = []
-    for f in audio_files(root):
+    for f in files:
         rel = f.relative_to(root)
-        label = rel.parts[0] if len(rel.parts) > 1 else None
-        tracks.append(Track(rel.with_suffix("").as_posix(), f, label, duration(f)))
+        label = text_path(rel.parts[0]) if len(rel.parts) > 1 else None
+        tracks.append(Track(text_path(rel.with_suffix("").as_posix()), f, label, duration(f)))
     if not tracks:
-        raise ShroomsError(f"{root}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) found")
-    return Collection(folder_key(root), name or root.name, "folder", root, tracks, f"music folder {root}", str(root))
+        raise ShroomsError(f"{text_path(root)}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) found")
+    skipped = [{"id": text_path(p.relative_to(root).with_suffix("").as_posix()), "path": text_path(p),
+                "label": text_path(p.relative_to(root).parts[0]) if len(p.relative_to(root).parts) > 1 else None,
+                "reason": why} for p, why in others]
+    return Collection(folder_key(root), name or text_path(root.name), "folder", root, tracks,
+                      f"music folder {text_path(root)}", text_path(root), skipped)
 
 
 def demo_collection() -> Collection:
@@ -135,7 +167,7 @@ def demo_collection() -> Collection:
     root = ensure_demo(cache_dir() / "datasets" / "demo")
     coll = folder_collection(root, name="Demo (generated)")
     return Collection("demo", "Demo (generated)", "demo", root, coll.tracks,
-                      DESCRIPTION)
+                      DESCRIPTION, skipped=coll.skipped)
 
 
 def load_collection(spec: str | Path | None) -> Collection:

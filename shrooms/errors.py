@@ -1,8 +1,11 @@
 """User-facing errors: each one prints as a single clear line, never a traceback."""
 
 
-class ShroomsError(Exception):
-    """Base class for errors whose message is meant for the user as it is."""
+class ShroomsError(ValueError):
+    """Base class for errors whose message is meant for the user as it is.
+
+    A `ValueError`, as scikit-learn's and librosa's input checks raise: callers that catch ValueError
+    around an estimator or an audio function catch shrooms' one-line errors too."""
 
 
 class AudioError(ShroomsError):

@@ -33,7 +33,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from .audio import SAMPLE_RATE, chunk_starts, file_state
+from .audio import SAMPLE_RATE, chunk_starts, file_state, text_path
 from .collections import Collection, Track
 from .config import cache_dir
 from .errors import ShroomsError
@@ -285,7 +285,7 @@ class Store:
                 n_samples, n, ct, ce = rows[t.id]
                 cols["id"] += [t.id] * n
                 cols["label"] += [t.label] * n
-                cols["path"] += [str(t.path)] * n
+                cols["path"] += [text_path(t.path)] * n
                 cols["chunk"] += range(n)
                 cols["start"] += [s / SAMPLE_RATE for s in chunk_starts(n_samples, spec.input_length)[:n]]
                 embs.append(np.frombuffer(ce, "<f4").reshape(n, spec.embedding_dim))
@@ -367,7 +367,7 @@ class Store:
         """Record that a track's file (in this state) cannot be read, and drop its claim."""
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?, ?)",
-                         (self.collection.key, track.id, str(track.path), reason, *state))
+                         (self.collection.key, track.id, text_path(track.path), reason, *state))
             self._unclaim(conn, track)
             self.bump(conn)
 

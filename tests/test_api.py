@@ -31,7 +31,7 @@ def test_import_shrooms_does_not_import_streamlit() -> None:
     (np.zeros(16000, np.float32), 44100.0, "sr must be a whole number of Hz from 1,000 to 768,000, got 44100.0"),
     (np.zeros(16000, np.float32), 4_000_000_000, "sr must be a whole number of Hz from 1,000 to 768,000, got 4000000000"),
     (np.zeros(16000, np.int16), 16000, "audio must be floating point (e.g. float32 in [-1, 1]), got dtype int16"),
-    (np.zeros((2, 2, 100), np.float32), 16000, "audio must have shape (n,) or (channels, n), got shape (2, 2, 100)"),
+    (np.zeros((2, 2, 100), np.float32), 16000, "audio must have shape (n,), (n, channels) or (channels, n), got shape (2, 2, 100)"),
     (np.zeros(0, np.float32), 16000, "audio is empty (0 samples)"),
     (np.array([0.0, np.nan, 0.0], np.float32), 16000, "audio contains NaN or infinite samples"),
     ([0.0, 0.1], 16000, "audio must be a numpy array, got list"),
