@@ -45,8 +45,8 @@ def fetch(url: str, dest: Path, sha256: str | None = None, label: str | None = N
 
     `progress(bytes_done, bytes_total)` is called after every block (and once at the start, with the bytes a
     resumed download already has); `bytes_total` is None when the server does not say. A file that fails a
-    check is deleted (`dest.part` too) and the error is one line naming `label`, `url`, and the expected and
-    actual digests."""
+    check is deleted (`dest.part` too) and the error is one line naming `url` and the actual and expected
+    digests."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -83,7 +83,7 @@ def fetch(url: str, dest: Path, sha256: str | None = None, label: str | None = N
     for kind, expected, digest_of in (("sha256", sha256, sha256_of), ("git blob id", git_blob, git_blob_id)):
         if expected and (actual := digest_of(part)) != expected.lower():
             part.unlink()
-            raise ShroomsError(f"{label or dest.name} from {url}: {kind} {actual}, expected {expected.lower()}; "
-                               "the file was not kept")
+            raise ShroomsError(f"download of {url} gave another file than expected ({kind} {actual}, expected "
+                               f"{expected.lower()}): it was not kept")
     os.replace(part, dest)
     return dest

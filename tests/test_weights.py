@@ -161,8 +161,8 @@ def test_one_byte_changed_is_refused_and_not_kept(server, private_cache, monkeyp
     actual = git_blob_id(www / "changed") if checked_by == "git blob id" else sha256_hex(bytes(data))
     with pytest.raises(ShroomsError) as refused:
         download_weights(spec)
-    assert str(refused.value) == (f"FCN (fcn) weights from {base}/jamendo/fcn/best_model.pth: {checked_by} "
-                                  f"{actual}, expected {expected}; the file was not kept")
+    assert str(refused.value) == (f"FCN (fcn) weights: download of {base}/jamendo/fcn/best_model.pth gave another "
+                                  f"file than expected ({checked_by} {actual}, expected {expected}): it was not kept")
     assert nothing_kept(private_cache, "fcn")
 
 
@@ -196,10 +196,11 @@ def test_a_wrong_file_at_the_first_source_falls_back_and_every_failure_is_one_li
     with pytest.raises(ShroomsError) as failed:
         download_weights(TAGGERS["fcn"])
     message = str(failed.value)
-    first = f"{base}/upstream/jamendo/fcn/best_model.pth"
     assert "\n" not in message and message.startswith(
-        f"FCN (fcn) weights: no source served the released file — FCN (fcn) weights from {first}: sha256 ")
-    assert message.endswith(f"; download of {base}/study/jamendo/fcn/best_model.pth failed: HTTP 404 File not found")
+        f"FCN (fcn) weights: no source served the released file — download of {base}/upstream/jamendo/fcn/"
+        f"best_model.pth gave another file than expected (sha256 ")
+    assert message.endswith(f"expected {TAGGERS['fcn'].sha256}): it was not kept; download of {base}/study/jamendo/"
+                            "fcn/best_model.pth failed: HTTP 404 File not found")
     assert nothing_kept(private_cache.parent / "other-cache", "fcn")
 
 
@@ -267,7 +268,9 @@ def test_data_weights_gets_every_missing_tagger_and_names_each_failure(server, p
 def test_offline_download_is_a_clear_error_via_the_cli(private_cache) -> None:
     proc = run_cli("data", "weights", "sample", env={"SHROOMS_WEIGHTS_URL": "http://127.0.0.1:9"})
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr.startswith("shrooms: error: download of http://127.0.0.1:9/jamendo/sample/best_model.pth failed")
+    assert proc.stderr.startswith("shrooms: error: Sample-level CNN (sample) weights: download of "
+                                  "http://127.0.0.1:9/jamendo/sample/best_model.pth failed")
+    assert len(proc.stderr.splitlines()) == 1
 
 
 def test_missing_weights_message_names_model_and_remedy() -> None:

@@ -142,26 +142,26 @@ def download_weights(spec: TaggerSpec, progress=None) -> Path:
     """Fetch `spec`'s checkpoint into the cache from the first of `weights_urls(spec)` that serves the
     released file (atomic; verified by sha256 where known, else by git blob id; a file that fails is not
     kept), and check it loads strictly. `progress(bytes_done, bytes_total)` is passed to `download.fetch`.
-    When every source fails, one ShroomsError line says why for each."""
+    Every error is one ShroomsError line starting "<name> (<key>) weights: "; when every source fails, it
+    says why for each."""
+    what = f"{spec.name} ({spec.key}) weights"
     dest = cache_dir() / "weights" / spec.weights_path
     failures = []
     for url in weights_urls(spec):
         try:
-            fetch(url, dest, sha256=spec.sha256, git_blob=None if spec.sha256 else spec.git_blob,
-                  label=f"{spec.name} ({spec.key}) weights", progress=progress)
+            fetch(url, dest, sha256=spec.sha256, git_blob=None if spec.sha256 else spec.git_blob, label=what,
+                  progress=progress)
             break
         except ShroomsError as exc:
             failures.append(str(exc))
     else:
-        if len(failures) == 1:
-            raise ShroomsError(failures[0])
-        raise ShroomsError(f"{spec.name} ({spec.key}) weights: no source served the released file — "
-                           + "; ".join(failures))
+        raise ShroomsError(f"{what}: {failures[0]}" if len(failures) == 1 else
+                           f"{what}: no source served the released file — " + "; ".join(failures))
     try:
         build_model(spec, read_state_dict(dest), str(dest))
-    except ShroomsError:
+    except ShroomsError as exc:
         dest.unlink()
-        raise
+        raise ShroomsError(f"{what}: {exc}") from None
     return dest
 
 
