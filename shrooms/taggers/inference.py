@@ -20,6 +20,7 @@ from ..audio import chunk
 from ..errors import ShroomsError, WeightsUnavailable
 from .blocks import fold_batch_norms
 from .registry import TAGGERS, TaggerSpec, get_spec
+from .subnormal import flush_subnormal
 from .weights import file_sha256, find_weights, load_model, missing_message
 
 # Bump when the front ends or the way models run change numerically: cached results keyed on it are
@@ -121,7 +122,9 @@ class Tagger:
         self.weights_sha256 = weights_sha256
         self.device = torch.device(device) if device else default_device()
         self.precision = check_precision(precision, self.device)
-        self.model = fold_batch_norms(model.eval()).to(self.device)
+        # Subnormal weights cost Intel CPUs a microcode assist per use (Musicnn 65x slower, issue #19) and change
+        # no output: set to zero once folding, which can make more of them, is done.
+        self.model = flush_subnormal(fold_batch_norms(model.eval())).to(self.device)
         if spec.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         on_gpu = self.device.type != "cpu"
