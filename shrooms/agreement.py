@@ -49,11 +49,12 @@ def standardised(x: np.ndarray) -> np.ndarray:
 
 
 def model_agreement(collection: Collection, keys: list[str], space: str = "embedding", k: int = 10,
-                    worst: int = 5) -> dict:
+                    worst: int = 5, results: dict | None = None) -> dict:
     """Every pair of taggers on the tracks both have stored: CKA of the standardised representations,
     mean k-NN overlap (Jaccard of each track's `k` nearest neighbours, cosine) and the `worst` tracks
-    with the lowest overlap."""
-    loaded = {key: Store(collection).load(key) for key in keys}
+    with the lowest overlap. `results`: {key: stored rows} already read (the others are read here)."""
+    given = results or {}
+    loaded = {key: given[key] if key in given else Store(collection).load(key) for key in keys}
     pairs = []
     for a, b in combinations(keys, 2):
         common = set(loaded[a].tracks["id"]) & set(loaded[b].tracks["id"])

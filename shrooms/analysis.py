@@ -22,13 +22,15 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from .audio import file_state
+from .store import CHUNKING_VERSION, checksum
 from .collections import Collection
 from .errors import ShroomsError
 from .agreement import model_agreement
 from .maps import SPACES, features, fit_projector, get_map
 from .neighbours import check_rows, knn_sets, label_mix, neighbour_indices
-from .store import Store
-from .taggers import TAGGERS
+from .store import Store, StoredResults
+from .taggers import TAGGER_VERSION, TAGGERS, current_sha256, default_precision, get_spec
 
 # Every score of `model_report`, with the label tables (CLI and app) show it under.
 SCORE_LABELS = {"hungarian_kmeans": "Hungarian k-means", "hungarian_gmm": "Hungarian GMM", "nmi": "NMI", "ari": "ARI",
@@ -36,8 +38,11 @@ SCORE_LABELS = {"hungarian_kmeans": "Hungarian k-means", "hungarian_gmm": "Hunga
                 "probe_accuracy": "probe accuracy"}
 
 
-def score_cell(value: dict | float) -> str:
-    """A score as a table shows it: `mean ± std` for seeded scores, else the value (3 decimals)."""
+def score_cell(value: dict | float | None) -> str:
+    """A score as a table shows it: `mean ± std` for seeded scores, else the value (3 decimals); "n/a" for
+    a score that could not be computed (None: the report's `notes` say why)."""
+    if value is None:
+        return "n/a"
     return f"{value['mean']:.3f} ± {value['std']:.3f}" if isinstance(value, dict) else f"{value:.3f}"
 
 
@@ -154,9 +159,11 @@ def preprocessed(embeddings: np.ndarray) -> np.ndarray:
     return fit_projector(x).transform(x)
 
 
-def labelled(collection: Collection, key: str, space: str = "embedding") -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The stored tracks that have labels: (tracks, their rows in `space` (n, D or 50), labels (n,))."""
-    results = Store(collection).load(key)
+def labelled(collection: Collection, key: str, space: str = "embedding",
+             results: StoredResults | None = None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The stored tracks that have labels: (tracks, their rows in `space` (n, D or 50), labels (n,)).
+    `results`: the stored rows (`Store.load(key)`) when the caller has read them already."""
+    results = Store(collection).load(key) if results is None else results
     x = features(results, space)
     mask = results.tracks["label"].notna().to_numpy()
     if mask.sum() < 4 or results.tracks["label"][mask].nunique() < 2:
@@ -248,6 +255,102 @@ def profile_report(tracks: pd.DataFrame, tags: np.ndarray, x: np.ndarray, key: s
     }
 
 
+def left_out(collection: Collection, key: str, scored: set[str], precision: str | None = None) -> dict:
+    """What a tagger's scores leave out of `collection`, and why: its tracks not in `scored` (the ids the
+    scores used) and the tracks stored for it whose files are gone.
+
+    Reasons: ``unlabelled`` (a file directly in the folder), ``unreadable`` (its file could not be decoded),
+    ``not computed``, ``computed with other weights or code``, ``changed since computed`` (the file's size
+    or mtime differ from those it was computed from), ``damaged row`` (the stored arrays fail their
+    checksum), ``stored after the scores were read``, ``file gone`` (a row whose file is no longer in the
+    collection, e.g. a label folder removed), or why an entry named like audio is no file (a FIFO, a
+    symbolic link loop, a folder named *.wav, …).
+
+    Returns
+    -------
+    dict
+        ``n`` (tracks left out), ``reasons`` ({reason: count}), ``tracks`` ([{id, label, reason}], in
+        collection order) and ``labels`` ({label: tracks}: the labels none of whose tracks was scored).
+    """
+    store = Store(collection)
+    precision = precision or default_precision()
+    where = "collection = ? AND tagger = ? AND precision = ?"
+    args = (collection.key, key, precision)
+    rows = {r[0]: r[1:] for r in store.query("SELECT track, size, mtime_ns, weights_sha256, tagger_version, "
+                                             f"chunking_version FROM results WHERE {where}", args)}
+    current = (current_sha256(get_spec(key)), TAGGER_VERSION, CHUNKING_VERSION)
+    failed = {f["id"] for f in store.failures()}
+    tracks, candidates = [], []
+    for t in collection.tracks:
+        if t.id in scored:
+            continue
+        row = rows.get(t.id)
+        if t.id in failed:
+            why = "unreadable"
+        elif row is None:
+            why = "not computed"
+        elif tuple(row[2:]) != current:
+            why = "computed with other weights or code"
+        elif tuple(row[:2]) != file_state(t.path):
+            why = "changed since computed"
+        else:  # a valid row: unlabelled, or stored since the scores read the store; or a damaged one
+            candidates.append(t)
+            continue
+        tracks.append({"id": t.id, "label": t.label, "reason": why})
+    if candidates:
+        intact = set()
+        for start in range(0, len(candidates), 500):
+            ids = [t.id for t in candidates[start:start + 500]]
+            intact |= {r[0] for r in store.query(
+                "SELECT track, tags, embedding, chunk_tags, chunk_embeddings, checksum FROM results WHERE "
+                f"{where} AND track IN ({', '.join('?' * len(ids))})", args + tuple(ids))
+                if r[5] == checksum(*r[1:5])}
+        tracks += [{"id": t.id, "label": t.label,
+                    "reason": ("unlabelled" if t.label is None else "stored after the scores were read")
+                    if t.id in intact else "damaged row"} for t in candidates]
+    order = {t.id: n for n, t in enumerate(collection.tracks)}
+    tracks.sort(key=lambda r: order[r["id"]])
+    known = set(order)
+    tracks += [{"id": s["id"], "label": s["label"], "reason": s["reason"]} for s in collection.skipped]
+    known |= {s["id"] for s in collection.skipped}
+    tracks += [{"id": i, "label": label_of(collection, i), "reason": "file gone"} for i in sorted(rows)
+               if i not in known]
+    used = {t.label for t in collection.tracks if t.id in scored}
+    labels: dict[str, int] = {}
+    for r in tracks:
+        if r["label"] is not None and r["label"] not in used:
+            labels[r["label"]] = labels.get(r["label"], 0) + 1
+    reasons: dict[str, int] = {}
+    for r in tracks:
+        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+    return {"n": len(tracks), "reasons": reasons, "tracks": tracks, "labels": dict(sorted(labels.items()))}
+
+
+def label_of(collection: Collection, track_id: str) -> str | None:
+    """The label a track id of `collection` has (for ids whose files are gone): GTZAN's genre prefix, else
+    the id's first folder (None for a file directly in the folder)."""
+    if collection.kind == "gtzan":
+        return track_id.split(".")[0]
+    return track_id.split("/")[0] if "/" in track_id else None
+
+
+def left_out_lines(left: dict, most: int = 10) -> list[str]:
+    """`left_out`'s answer as text: one line with the count per reason and the ids (at most `most` per
+    reason), and one naming the labels none of whose tracks was scored; no lines when nothing is left out."""
+    if not left["n"]:
+        return []
+    parts = []
+    for reason, n in left["reasons"].items():
+        ids = [r["id"] for r in left["tracks"] if r["reason"] == reason]
+        more = f" and {len(ids) - most} more (--json lists all)" if len(ids) > most else ""
+        parts.append(f"{n} {reason}: {', '.join(ids[:most])}{more}")
+    lines = [f"left out: {left['n']} track{'s' if left['n'] != 1 else ''} (" + "; ".join(parts) + ")"]
+    if left["labels"]:
+        lines.append("labels left out entirely: " + ", ".join(f"{label} ({n} track{'s' if n != 1 else ''})"
+                                                               for label, n in left["labels"].items()))
+    return lines
+
+
 SPLITS = ("cv", "filtered")
 GTZAN_SPLIT_PARTS = ("train", "valid", "test")
 
@@ -273,16 +376,18 @@ def split_masks(collection: Collection, ids: pd.Series) -> tuple[np.ndarray, np.
 
 
 def model_report(collection: Collection, key: str, k: int | None = None, seeds=DEFAULT_SEEDS,
-                 space: str = "embedding", split: str = "cv") -> dict:
+                 space: str = "embedding", split: str = "cv", results: StoredResults | None = None) -> dict:
     """Every measure for one tagger, on the (preprocessed) embeddings or taggrams and on the 2-D t-SNE
     map, with the tag profiles of labels and clusters. `split="filtered"` (GTZAN only) scores k-NN and
-    the probe trained on the filtered train+valid and tested on the artist-disjoint test set."""
-    tracks, x, y = labelled(collection, key, space)
+    the probe trained on the filtered train+valid and tested on the artist-disjoint test set. The store
+    is read once (or not at all, given `results`): scores, map and profiles describe the same rows."""
+    results = Store(collection).load(key) if results is None else results
+    tracks, x, y = labelled(collection, key, space, results)
     k = checked_k(k or len(np.unique(y)), len(y))
     train, test = split_masks(collection, tracks["id"]) if split == "filtered" else (None, None)
     z = preprocessed(x)
     scores = cluster_scores(z, y, k, seeds)
-    tsne = get_map(collection, key, "tsne", 2, space=space)
+    tsne = get_map(collection, key, "tsne", 2, space=space, results=results)
     xy = tsne.embedding_[[tsne.ids_.index(i) for i in tracks["id"]]]
     on_map = cluster_scores(xy, y, k, seeds)
     out = {name: s.as_dict() for name, s in scores.items()}
@@ -296,31 +401,44 @@ def model_report(collection: Collection, key: str, k: int | None = None, seeds=D
         out["knn_accuracy"] = round(knn_accuracy(x, y), 6)
         probe_runs = stat([probe_accuracy(x, y, seed) for seed in seeds])
         out["probe_accuracy"], out["probe_accuracy_std"] = round(probe_runs.mean, 6), round(probe_runs.std, 6)
+        if probe_runs.mean != probe_runs.mean:  # a label with one track: no stratified fold can hold it out
+            names, counts = np.unique(y, return_counts=True)
+            why = (f"not computed: label {names[counts.argmin()]!r} has {counts.min()} track; the probe's "
+                   f"stratified cross-validation needs at least 2 tracks in every label")
+            out["probe_accuracy"] = out["probe_accuracy_std"] = None
+            out["notes"] = {"probe_accuracy": why, "probe_accuracy_std": why}
         out["evaluation"] = "leave-one-out k-NN, stratified 5-fold probe (not artist-disjoint)"
     out["map_2d"] = {name: s.as_dict() for name, s in on_map.items()}
     out["n_tracks"], out["labels"], out["k"] = len(y), len(np.unique(y)), k
-    out["tag_profiles"] = profile_report(tracks, labelled(collection, key, "taggram")[1], x, key, k, seeds[0])
+    out["left_out"] = left_out(collection, key, set(tracks["id"]))
+    out["tag_profiles"] = profile_report(tracks, labelled(collection, key, "taggram", results)[1], x, key, k,
+                                       seeds[0])
     return out
 
 
 def report(collection: Collection, keys: list[str], k: int | None = None, seeds=DEFAULT_SEEDS,
-           space: str = "embedding", split: str = "cv") -> dict:
+           space: str = "embedding", split: str = "cv", results: dict[str, StoredResults] | None = None) -> dict:
     """The score table of `keys` (taggers with stored embeddings) on a labelled collection, in `space`
-    ("embedding" or "taggram"), with tag profiles and the agreement of every pair of taggers."""
+    ("embedding" or "taggram"), with tag profiles and the agreement of every pair of taggers. Each
+    tagger's rows are read from the store once (`results`: {key: rows} already read), so every part of
+    the report describes the same rows even while a precompute writes."""
     if space not in SPACES or split not in SPLITS:
         raise ShroomsError(f"unknown space {space!r} or split {split!r}: choose {' or '.join(SPACES)}, "
                            f"{' or '.join(SPLITS)}")
-    models = {key: model_report(collection, key, k, seeds, space, split) for key in keys}
+    given = results or {}
+    results = {key: given[key] if key in given else Store(collection).load(key) for key in keys}
+    models = {key: model_report(collection, key, k, seeds, space, split, results[key]) for key in keys}
     # the labels of the tracks the scores used (a label whose files are all unreadable is not one of them)
     n_labels = max(m["labels"] for m in models.values()) if models else 0
     return {"collection": collection.key, "k": k or n_labels, "labels": n_labels, "chance": 1 / max(n_labels, 1),
             "seeds": list(seeds), "space": space, "split": split, "models": models,
-            "agreement": model_agreement(collection, keys, space)}
+            "agreement": model_agreement(collection, keys, space, results=results)}
 
 
 def confusion_for(collection: Collection, key: str, k: int | None = None, seed: int = 0,
-                  space: str = "embedding") -> pd.DataFrame:
-    """The Hungarian-matched k-means confusion matrix of one tagger, for plotting."""
-    _, x, y = labelled(collection, key, space)
+                  space: str = "embedding", results: StoredResults | None = None) -> pd.DataFrame:
+    """The Hungarian-matched k-means confusion matrix of one tagger, for plotting (`results`: its stored
+    rows, when read already)."""
+    _, x, y = labelled(collection, key, space, results)
     return matched_confusion(y, cluster_labels(preprocessed(x), checked_k(k or len(np.unique(y)), len(y)),
                                                "kmeans", seed))

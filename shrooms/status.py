@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from .collections import Collection, load_collection
 from .config import using_cache
 from .errors import ShroomsError
-from .store import Store
+from .store import Store, StoredResults
 from .taggers import TAGGERS, find_weights, get_spec, load_tagger, missing_message
 
 MIN_TRACKS = 4  # the fewest tracks a map or a score is fitted on
@@ -58,7 +58,8 @@ class TaggerStatus:
         return self.state in (READY, NOT_COMPUTED)
 
 
-def status(collection: Collection | str | None, tagger: str, cache_dir=None) -> TaggerStatus:
+def status(collection: Collection | str | None, tagger: str, cache_dir=None,
+           results: StoredResults | None = None) -> TaggerStatus:
     """Where tagger `tagger` stands on `collection`.
 
     Parameters
@@ -69,6 +70,9 @@ def status(collection: Collection | str | None, tagger: str, cache_dir=None) -> 
         A tagger key (see ``shrooms.TAGGERS``).
     cache_dir : path-like, optional
         The cache to read (default: see `shrooms.config.cache_dir`).
+    results : StoredResults, optional
+        The tagger's stored rows (`Store.load(tagger)`) when the caller has read them already: they are
+        counted instead of reading the store again, so the status and the answer come from one read.
 
     Returns
     -------
@@ -94,7 +98,7 @@ def status(collection: Collection | str | None, tagger: str, cache_dir=None) -> 
             load_tagger(spec.key)
         except ShroomsError as exc:
             return TaggerStatus(spec.key, BAD_WEIGHTS, 0, total, f"{spec.name}: bad weights: {exc}")
-        stored = len(Store(coll).load(spec.key).tracks)
+        stored = len((Store(coll).load(spec.key) if results is None else results).tracks)
     if stored < MIN_TRACKS:
         return TaggerStatus(spec.key, NOT_COMPUTED, stored, total,
                             f"{coll.name} is not computed for {spec.name} ({stored} of {total} tracks): run "
@@ -103,11 +107,12 @@ def status(collection: Collection | str | None, tagger: str, cache_dir=None) -> 
 
 
 def statuses(collection: Collection | str | None, taggers: list[str] | None = None,
-             cache_dir=None) -> dict[str, TaggerStatus]:
-    """`status` of every tagger in `taggers` (default: all seven), in registry order."""
+             cache_dir=None, results: dict[str, StoredResults] | None = None) -> dict[str, TaggerStatus]:
+    """`status` of every tagger in `taggers` (default: all seven), in registry order; `results`
+    ({key: stored rows}) are counted instead of read again where given."""
     with using_cache(cache_dir):
         coll = collection if isinstance(collection, Collection) else load_collection(collection)
-        return {key: status(coll, key) for key in (taggers or list(TAGGERS))}
+        return {key: status(coll, key, results=(results or {}).get(key)) for key in (taggers or list(TAGGERS))}
 
 
 def ready_keys(collection: Collection, taggers: list[str] | None = None) -> list[str]:

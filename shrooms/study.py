@@ -24,7 +24,7 @@ from .neighbours import (METRIC, check_rows, label_mix, neighbour_indices, novel
                          own_neighbour_fraction, self_novelty)
 from .precompute import precompute
 from .status import status
-from .store import Store, atomic_write
+from .store import Store, StoredResults, atomic_write
 from .taggers import TAGGERS
 
 COLLECTION_GROUP = "(collection)"
@@ -81,7 +81,8 @@ def study(collection: Collection, folder: str | Path, keys: list[str], seed: int
     rows; with `out`, also place every new track on the t-SNE maps and write one map per tagger
     (`map-<key>.html`, self-contained: plotly's static image export needs kaleido and a browser)."""
     ood = ood_collection(folder)
-    keys = [key for key in keys if status(collection, key).ready]
+    rows = {key: Store(collection).load(key) for key in keys}  # read once: scores and maps share these rows
+    keys = [key for key in keys if status(collection, key, results=rows[key]).ready]
     if not keys:
         raise ShroomsError(f"{collection.name} needs at least 4 precomputed tracks: run `shrooms precompute "
                            f"--collection {collection.source}` first")
@@ -89,23 +90,25 @@ def study(collection: Collection, folder: str | Path, keys: list[str], seed: int
     result = {"collection": collection.key, "ood": str(Path(folder).resolve()), "seed": seed, "space": space,
               "k": k, "unreadable": [f["path"] for f in summary.failed], "models": {}}
     for key in keys:
-        result["models"][key] = model_study(collection, ood, key, seed, space, k, with_map=out is not None)
+        result["models"][key] = model_study(collection, ood, key, seed, space, k, with_map=out is not None,
+                                            results=rows[key])
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         result["figures"] = {}
         for key in keys:
             path = out / f"map-{key}.html"
-            atomic_write(path, study_figure(collection, ood, key, result["models"][key], seed, space)
+            atomic_write(path, study_figure(collection, ood, key, result["models"][key], seed, space, rows[key])
                          .to_html(include_plotlyjs=True, full_html=True).encode())
             result["figures"][key] = str(path)
     return result
 
 
 def model_study(collection: Collection, ood: Collection, key: str, seed: int, space: str, k: int,
-                with_map: bool = True) -> dict:
+                with_map: bool = True, results: StoredResults | None = None) -> dict:
     """One tagger: the collection's own novelty baseline, every group's scores and, `with_map`, every new
-    track's place on the 2-D t-SNE map (openTSNE transform, each track on its own: the slow part)."""
-    base, new = Store(collection).load(key), Store(ood).load(key)
+    track's place on the 2-D t-SNE map (openTSNE transform, each track on its own: the slow part).
+    `results`: the collection's stored rows when read already (the map is fitted on the same rows)."""
+    base, new = Store(collection).load(key) if results is None else results, Store(ood).load(key)
     if len(new.tracks) == 0:
         raise ShroomsError(f"{ood.name}: none of the OOD files could be read")
     x, y = features(base, space), features(new, space)
@@ -117,17 +120,19 @@ def model_study(collection: Collection, ood: Collection, key: str, seed: int, sp
             continue
         out["groups"][group] = group_scores(x, base.tracks["label"].to_numpy(dtype=object), y[~inside], y[inside], k)
     if with_map:
-        xy = get_map(collection, key, "tsne", 2, seed=seed, space=space).transform(y)
+        xy = get_map(collection, key, "tsne", 2, seed=seed, space=space, results=base).transform(y)
         out["tracks"] = [{"id": i, "group": g, "xy": [round(float(v), 3) for v in p]}
                          for i, g, p in zip(new.tracks["id"], groups, xy)]
     return out
 
 
 def study_figure(collection: Collection, ood: Collection, key: str, scores: dict, seed: int = 0,
-                 space: str = "embedding") -> go.Figure:
-    """The collection's t-SNE map, coloured by label, with the OOD tracks as stars, one colour per group."""
-    tsne = get_map(collection, key, "tsne", 2, seed=seed, space=space)
-    tracks = Store(collection).load(key).tracks
+                 space: str = "embedding", results: StoredResults | None = None) -> go.Figure:
+    """The collection's t-SNE map, coloured by label, with the OOD tracks as stars, one colour per group
+    (`results`: the collection's stored rows when read already: the map and its points are one read)."""
+    results = Store(collection).load(key) if results is None else results
+    tsne = get_map(collection, key, "tsne", 2, seed=seed, space=space, results=results)
+    tracks = results.tracks
     where = {i: n for n, i in enumerate(tsne.ids_)}
     coords = tsne.embedding_[[where[i] for i in tracks["id"]]]
     labels = tracks["label"].fillna("(unlabelled)").to_numpy(dtype=str)
