@@ -17,13 +17,13 @@ from typing import Callable, Iterator
 
 import pandas as pd
 
-from .analysis import SCORE_LABELS, SPLITS, left_out_lines, report, score_cell
-from .audio import decode, text_path
+from .analysis import SCORE_LABELS, SPLITS, report, score_cell
+from .audio import decode
 from .maps import SPACES
 from .collections import download_gtzan, load_collection
 from .precompute import precompute
 from .errors import AudioError, ShroomsError
-from .export import FORMATS, export_frame, json_safe, write_frame
+from .export import FORMATS, export_frame, write_frame
 from .place import place
 from .status import status
 from .store import Store, atomic_write
@@ -44,15 +44,6 @@ def positive_int(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
     return int(value)
-
-
-def json_text(value) -> str:
-    """Strict JSON (no bare NaN: `export.json_safe` makes it null, with a note), indented."""
-    return json.dumps(json_safe(value), indent=2, allow_nan=False)
-
-
-def print_json(value) -> None:
-    print(json_text(value))
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
@@ -77,11 +68,12 @@ def cmd_tag(args: argparse.Namespace) -> int:
                               "embedding_dim": int(out.embedding.shape[0])}
         for key, why in missing.items():
             per_model[key] = {"unavailable": why}
-        results[text_path(path)] = per_model
+        results[path] = per_model
         if not args.json:
-            print_tags(text_path(path), per_model, args.top)
+            print_tags(path, per_model, args.top)
     if args.json:
-        print_json(results)
+        json.dump(results, sys.stdout, indent=2)
+        print()
     return 1 if failed else 0
 
 
@@ -117,16 +109,16 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     """Tags and embeddings of every track, for every selected tagger, into the cache."""
     collection = load_collection(args.collection)
     if args.engine == "ray":
+        if args.repair:
+            precompute(collection, [], show_bar=False, repair=True)  # set a damaged database aside first
         from .ray_engine import precompute_ray
         summary = precompute_ray(collection, model_keys(args.models), address=args.address,
-                                 threads_per_actor=args.threads_per_actor, repair=args.repair)
+                                 threads_per_actor=args.threads_per_actor)
     else:
         if args.address or args.threads_per_actor:
             raise ShroomsError("--address and --threads-per-actor are for a Ray cluster: use them with --engine ray")
         summary = precompute(collection, model_keys(args.models), repair=args.repair)
     print("\n".join(summary.lines()))
-    for entry in collection.skipped:  # named like audio, but no file to decode: listed, not silently dropped
-        print(f"  left out {entry['id']}: {entry['reason']}")
     return 0
 
 
@@ -143,35 +135,18 @@ def cmd_report(args: argparse.Namespace) -> int:
                            f"--collection {collection.source}` first")
     result = report(collection, keys, args.clusters, tuple(range(args.seeds)), args.space, args.split, rows)
     if args.json:
-        print_json(result)
+        json.dump(result, sys.stdout, indent=2)
+        print()
         return 0
     print(f"{collection.name}: {result['labels']} labels, k = {result['k']}, chance = {result['chance']:.3f}, "
           f"mean ± std over {args.seeds} seeds, {args.space} space")
-    print_left_out(result)
     print(f"{'tagger':<22}" + "".join(f"{SCORE_LABELS[m]:>19}" for m in REPORT_COLUMNS))
     for key, scores in result["models"].items():
         print(f"{TAGGERS[key].name:<22}" + "".join(f"{score_cell(scores[m]):>19}" for m in REPORT_COLUMNS))
     print(f"kNN and probe: {next(iter(result['models'].values()))['evaluation']}")
-    for key, scores in result["models"].items():
-        for score, why in (scores.get("notes") or {}).items():
-            if not score.endswith("_std"):
-                print(f"{TAGGERS[key].name} {SCORE_LABELS.get(score, score)}: {why}")
     print_profiles(result)
     print_agreement(result["agreement"])
     return 0
-
-
-def print_left_out(result: dict) -> None:
-    """The tracks the scores leave out and why (`analysis.left_out`): once when every tagger leaves out the
-    same, else per tagger."""
-    lefts = {key: scores["left_out"] for key, scores in result["models"].items() if scores["left_out"]["n"]}
-    if not lefts:
-        return
-    if len(lefts) == len(result["models"]) and all(left == next(iter(lefts.values())) for left in lefts.values()):
-        lefts = {None: next(iter(lefts.values()))}
-    for key, left in lefts.items():
-        for line in left_out_lines(left):
-            print(line if key is None else f"{TAGGERS[key].name}: {line}")
 
 
 def print_profiles(result: dict) -> None:
@@ -203,8 +178,7 @@ def print_agreement(agreement: dict) -> None:
 def cmd_place(args: argparse.Namespace) -> int:
     """Where each file lands on every tagger's map, and its nearest tracks."""
     collection = load_collection(args.collection)
-    placements = place(args.files, collection, model_keys(args.models), k=args.neighbours,
-                       names=[text_path(f) for f in args.files])
+    placements = place(args.files, collection, model_keys(args.models), k=args.neighbours)
     for p in placements:
         for line in [p.error] if p.error else p.warnings:
             print(f"shrooms: {'error' if p.error else 'warning'}: {line}", file=sys.stderr)
@@ -221,7 +195,8 @@ def cmd_place(args: argparse.Namespace) -> int:
             out["errors"] = {p.name: p.error for p in placements if p.error}
         if any(p.warnings for p in placed):
             out["warnings"] = {p.name: p.warnings for p in placed if p.warnings}
-        print_json(out)
+        json.dump(out, sys.stdout, indent=2)
+        print()
         return exit_code
     for p in placed:
         print(p.name)
@@ -243,9 +218,10 @@ def cmd_study(args: argparse.Namespace) -> int:
         raise ShroomsError("no tagger can tag the OOD files: " + "; ".join(missing.values()))
     result = study(collection, args.ood, list(taggers), args.seed, args.space, args.neighbours, args.out)
     if args.out is not None:
-        atomic_write(args.out / "study.json", (json_text(result) + "\n").encode())
+        atomic_write(args.out / "study.json", (json.dumps(result, indent=2) + "\n").encode())
     if args.json:
-        print_json(result)
+        json.dump(result, sys.stdout, indent=2)
+        print()
         return 0
     print(f"{Path(args.ood).name} placed on {collection.name} ({args.space} space, t-SNE seed {args.seed}); novelty: "
           f"percentile of the nearest-track distance among the collection's own (median), own: fraction whose "
@@ -304,16 +280,8 @@ def add_precision(parser: argparse.ArgumentParser) -> None:
                         help="float32 (default, the reference) or bf16 (faster where the CPU or GPU computes bfloat16)")
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse, whose usage errors are like every other error: one line on stderr and exit code 1 (argparse
-    prints the usage and exits 2). Sub-command parsers are of this class too."""
-
-    def error(self, message: str):
-        self.exit(1, f"shrooms: error: {message} (see `{self.prog} --help`)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="shrooms", description="What have music auto-taggers learned?")
+    parser = argparse.ArgumentParser(prog="shrooms", description="What have music auto-taggers learned?")
     sub = parser.add_subparsers(dest="command", required=True)
 
     tag = sub.add_parser("tag", help="tag audio files with the Jamendo taggers")
@@ -336,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --engine ray: a running cluster's address (default: start a local one)")
     pre.add_argument("--threads-per-actor", type=positive_int, default=None, metavar="N",
                      help="with --engine ray: torch threads per tagger actor, one actor per N CPUs (default 1; "
-                          "each actor holds the models); rows equal a local run's with N torch threads bit for bit")
+                          "each actor holds the models)")
     pre.set_defaults(run=cmd_precompute)
 
     rep = sub.add_parser("report", help="cluster and score each tagger's embeddings against the labels")
@@ -428,17 +396,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("shrooms: interrupted", file=sys.stderr)
         return 130
-    except OSError as exc:  # a file the command must write or read: one line naming it
-        if os.environ.get("SHROOMS_DEBUG") or not exc.filename:
-            if os.environ.get("SHROOMS_DEBUG"):
-                raise
-            print(f"shrooms: error: unexpected {type(exc).__name__}: {exc} (SHROOMS_DEBUG=1 for details)",
-                  file=sys.stderr)
-            return 1
-        what = text_path(str(exc.filename)) + (f" -> {text_path(str(exc.filename2))}" if exc.filename2 else "")
-        hint = " (the folder or file is read-only for this user)" if isinstance(exc, PermissionError) else ""
-        print(f"shrooms: error: {what}: {exc.strerror or exc}{hint}", file=sys.stderr)
-        return 1
     except Exception as exc:  # last resort: one line, not a traceback, unless debugging
         if os.environ.get("SHROOMS_DEBUG"):
             raise
