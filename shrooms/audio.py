@@ -25,7 +25,7 @@ import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 import librosa
 import numpy as np
@@ -102,6 +102,7 @@ class Decoded:
 
     samples: np.ndarray
     warnings: tuple[str, ...] = ()
+    n_samples: int = -1  # the track's length in 16-kHz samples (len(samples), or what a `sink` was given)
 
 
 class _Unreadable(Exception):
@@ -172,7 +173,8 @@ def check_format(sr: float, channels: int) -> None:
         raise _Unreadable(f"{channels} audio channels")
 
 
-def stream_to_16k(blocks: Iterable[np.ndarray], sr: int, expected_frames: int = 0) -> tuple[np.ndarray, int]:
+def stream_to_16k(blocks: Iterable[np.ndarray], sr: int, expected_frames: int = 0,
+                  sink: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, int]:
     """Downmix and resample blocks of audio to 16-kHz mono as they arrive.
 
     Parameters
@@ -180,28 +182,43 @@ def stream_to_16k(blocks: Iterable[np.ndarray], sr: int, expected_frames: int = 
     blocks : iterable of np.ndarray, each (frames, channels) float32 at `sr` Hz
     sr : int, the blocks' sample rate in Hz
     expected_frames : int, frames at `sr` the caller expects (sizes the output once; it grows if needed)
+    sink : callable, optional, given each piece of 16-kHz samples (n,) float32 in order instead of keeping
+        them (memory then stays flat in the track's length): the pieces joined and cut after
+        ceil(frames * 16000 / sr) samples are `samples` (a piece is valid only during the call)
 
     Returns
     -------
     samples : np.ndarray (ceil(frames * 16000 / sr),) float32, equal within 1e-6 to
-        `resample(blocks joined and averaged over channels, sr)`
+        `resample(blocks joined and averaged over channels, sr)`; (0,) when a `sink` took them
     frames : int, the number of input frames read
     """
     ratio = SAMPLE_RATE / sr
     stream = soxr.ResampleStream(sr, SAMPLE_RATE, 1, dtype="float32", quality="HQ") if sr != SAMPLE_RATE else None
-    out = np.empty(int(math.ceil(min(max(expected_frames, 0), sr * 4 * 3600) * ratio)) + SAMPLE_RATE, np.float32)
+    out = np.empty(0 if sink else int(math.ceil(min(max(expected_frames, 0), sr * 4 * 3600) * ratio)) + SAMPLE_RATE,
+                   np.float32)
     filled = frames = 0
+
+    def put(piece: np.ndarray) -> None:
+        nonlocal out, filled
+        if sink is None:
+            out, filled = _append(out, filled, piece)
+        elif len(piece):
+            sink(piece)
+            filled += len(piece)
+
     for block in blocks:
         mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
         if not np.isfinite(mono).all():
             raise _NonFinite("contains non-finite samples")
         frames += len(mono)
-        out, filled = _append(out, filled, stream.resample_chunk(mono, last=False) if stream else mono)
+        put(stream.resample_chunk(mono, last=False) if stream else mono)
     if stream:
-        out, filled = _append(out, filled, stream.resample_chunk(np.zeros(0, np.float32), last=True))
+        put(stream.resample_chunk(np.zeros(0, np.float32), last=True))
     size = int(math.ceil(frames * ratio))  # librosa.resample's length: zero-pad or trim the filter's tail
     if size > filled:
-        out, _ = _append(out, filled, np.zeros(size - filled, np.float32))
+        put(np.zeros(size - filled, np.float32))
+    if sink:
+        return out, frames
     # a view, not a copy (a second hour of audio is what streaming avoids), unless a header over-promised
     return (out[:size] if size > 0.9 * len(out) else out[:size].copy()), frames
 
@@ -229,9 +246,11 @@ def read_blocks(f: sf.SoundFile, frames: int) -> Iterator[np.ndarray]:
         raise _Unreadable(sf._ffi.string(sf._snd.sf_strerror(f._file)).decode("utf-8", "replace"))
 
 
-def _read(source: str | Path | BinaryIO) -> tuple[np.ndarray, int, int, int]:
-    """16-kHz mono samples, frames read, frames promised, and the file's sample rate; soundfile first,
-    librosa/audioread as a fallback for what libsndfile cannot open."""
+def _read(source: str | Path | BinaryIO, sink: Callable[[np.ndarray], None] | None = None
+          ) -> tuple[np.ndarray, int, int, int]:
+    """16-kHz mono samples (or, given a `sink`, none: see `stream_to_16k`), frames read, frames promised,
+    and the file's sample rate; soundfile first, librosa/audioread as a fallback for what libsndfile
+    cannot open."""
     is_path = isinstance(source, (str, Path))
     if is_path:
         with open(source, "rb") as f:
@@ -260,17 +279,20 @@ def _read(source: str | Path | BinaryIO) -> tuple[np.ndarray, int, int, int]:
             raise _Unreadable(reason) from None
         data = np.atleast_2d(data).T
         check_format(sr, data.shape[1])
-        samples, frames = stream_to_16k([data], int(sr), len(data))
+        samples, frames = stream_to_16k([data], int(sr), len(data), sink)
         return samples, frames, max(len(data), header_frames(head) or 0), int(sr)
     with f:
         check_format(f.samplerate, f.channels)
         promised = max(f.frames, header_frames(head) or 0)
-        samples, frames = stream_to_16k(read_blocks(f, BLOCK), f.samplerate, f.frames)
+        samples, frames = stream_to_16k(read_blocks(f, BLOCK), f.samplerate, f.frames, sink)
         return samples, frames, promised, f.samplerate
 
 
-def decode(source: str | Path | bytes | BinaryIO, name: str | None = None) -> Decoded:
-    """Decode `source` (a path, bytes or a file object) to 16-kHz mono float32, with warnings.
+def decode(source: str | Path | bytes | BinaryIO, name: str | None = None,
+           sink: Callable[[np.ndarray], None] | None = None) -> Decoded:
+    """Decode `source` (a path, bytes or a file object) to 16-kHz mono float32, with warnings; given a
+    `sink`, the samples are handed to it piece by piece instead of kept (see `stream_to_16k`), and
+    `Decoded.samples` is empty while `Decoded.n_samples` says how many there were.
 
     Raises AudioError with a one-line message naming the file when it cannot be decoded, whatever the
     cause (a missing file, a header with an impossible sample rate or no channels, corrupt data, no
@@ -286,7 +308,7 @@ def decode(source: str | Path | bytes | BinaryIO, name: str | None = None) -> De
     if isinstance(source, bytes):
         source = io.BytesIO(source)
     try:
-        samples, frames, promised, sr = _read(source)
+        samples, frames, promised, sr = _read(source, sink)
     except _NonFinite as exc:
         raise AudioError(f"{label}: {exc}") from None
     except _Unreadable as exc:
@@ -299,7 +321,7 @@ def decode(source: str | Path | bytes | BinaryIO, name: str | None = None) -> De
     notes = []
     if promised - frames > max(0.01 * promised, TRUNCATION_SLACK * sr):
         notes.append(f"{label}: truncated: header says {promised / sr:.1f} s, holds {frames / sr:.2f} s")
-    return Decoded(samples, tuple(notes))
+    return Decoded(samples, tuple(notes), int(math.ceil(frames * SAMPLE_RATE / sr)))
 
 
 def file_state(path: Path) -> tuple[int, int]:
@@ -353,4 +375,18 @@ def duration(path: str | Path) -> float | None:
                     return None
         return float(sf.info(os.fsencode(path)).duration)
     except Exception:  # a header soundfile cannot parse: the caller decodes to find out
+        return None
+
+
+def samples_promised(path: str | Path) -> int | None:
+    """The 16-kHz samples `decode` gives for the file at `path` if it holds what its header says (exact
+    for WAV, FLAC, AIFF, AU, Ogg), or None when the header cannot be read or only estimates it (MPEG)."""
+    try:
+        if Path(path).suffix.lower() == ".mp3":
+            return None
+        with sf.SoundFile(os.fsencode(path)) as f:
+            if f.frames <= 0 or f.format == "MPEG":
+                return None
+            return int(math.ceil(f.frames * SAMPLE_RATE / f.samplerate))
+    except Exception:  # a header soundfile cannot parse: `decode` finds out what the file holds
         return None
