@@ -4,7 +4,9 @@ Each track is claimed in the store, stat'ed, decoded and resampled once, and sta
 background thread, overlapping inference), then fed to every tagger that lacks a valid row for it; each
 track's rows are committed in one transaction. Kill the run at any moment and the next one resumes where
 it stopped; a file that changed while it was decoded is not stored (the next run recomputes it). Two runs
-of one collection share the work: a track claimed by a live process is left to it and waited for.
+of one collection share the work: a track claimed by a live run is left to it and waited for; a claim is
+a lease the run renews every few seconds (`Store.lease`), so the claims of a run that stopped, on any
+host, are taken over within seconds, with a line saying so.
 Unreadable tracks are skipped and listed with their reason; taggers without weights are skipped with a note.
 """
 
@@ -58,6 +60,7 @@ class Summary:
     changed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # e.g. "FILE: truncated: header says 30.0 s, holds 2.0 s"
     repaired: tuple | None = None  # (where the damaged database went, rows kept)
+    taken_over: dict = field(default_factory=dict)  # (host, pid) of a run that stopped → its tracks computed here
     seconds: float = 0.0
     audio_seconds: float = 0.0
 
@@ -68,6 +71,8 @@ class Summary:
         if self.repaired:
             out.append(f"  the damaged database was set aside as {self.repaired[0]}; "
                        f"{self.repaired[1]} readable rows kept")
+        out += [f"  taking over {n} tracks claimed by a run that stopped (host {host} pid {pid})"
+                for (host, pid), n in self.taken_over.items()]
         out += [f"  skipped {f['id']}: {f['reason']}" for f in self.failed]
         out += [f"  warning: {w}" for w in self.warnings]
         out += [f"  not stored {i}: the file changed while it was read (run precompute again)" for i in self.changed]
@@ -186,33 +191,35 @@ def precompute(collection: Collection, keys: list[str] | None = None, progress: 
         group.clear()
         store.heartbeat()
 
-    while todo:
-        busy = []
-        for d in decoded(store, taggers, todo):
-            if d.status == "busy":
-                busy.append(d.track)
-            elif d.status in ("done", "failed"):  # by another process meanwhile
-                summary.cached += d.status == "done"
-                advance()
-            elif d.error is not None or d.changed:
-                if d.changed:
-                    summary.changed.append(d.track.id)
-                    store.release(d.track)
+    with store.lease():  # this run's claims stay its own however long a group takes
+        while todo:
+            busy = []
+            for d in decoded(store, taggers, todo):
+                if d.status == "busy":
+                    busy.append(d.track)
+                elif d.status in ("done", "failed"):  # by another process meanwhile
+                    summary.cached += d.status == "done"
+                    advance()
+                elif d.error is not None or d.changed:
+                    if d.changed:
+                        summary.changed.append(d.track.id)
+                        store.release(d.track)
+                    else:
+                        store.fail(d.track, d.state, str(d.error))
+                    advance()
                 else:
-                    store.fail(d.track, d.state, str(d.error))
-                advance()
-            else:
-                summary.warnings += d.warnings
-                group.append(d)
-                if len(group) >= GROUP:
-                    flush()
-        if group:
-            flush()
-        if busy:
-            store.heartbeat()
-            time.sleep(WAIT)
-        todo = busy
+                    summary.warnings += d.warnings
+                    group.append(d)
+                    if len(group) >= GROUP:
+                        flush()
+            if group:
+                flush()
+            if busy:
+                store.heartbeat()
+                time.sleep(WAIT)
+            todo = busy
     bar.close()
+    summary.taken_over = dict(store.taken_over)
     summary.failed = store.failures()
     store.close()
     summary.seconds = time.perf_counter() - start

@@ -6,25 +6,38 @@ blobs, its decoded sample count, a checksum of the arrays and what the row is va
 file's size and mtime_ns *when it was decoded*, the weights' sha256, TAGGER_VERSION, CHUNKING_VERSION and
 the precision. Reads return only the rows valid now (current file, weights found now, this code), so
 there is no aggregate to go stale. Each track is committed in one transaction: a killed run loses at
-most the tracks it had not committed. `claims` rows (pid, host, heartbeat) let concurrent precomputes
-share a collection; `failures` rows record unreadable files (valid while the file is unchanged).
+most the tracks it had not committed. `claims` rows (run, pid, host, heartbeat) let concurrent
+precomputes share a collection: a claim is a lease of LEASE_SECONDS that its live run renews
+(`Store.lease`), so the claims of a run that stopped anywhere (another host or container, a pid since
+reused) are taken over within seconds. `failures` rows record unreadable files (valid while the file is
+unchanged). Statements name their columns; `PRAGMA user_version` holds the schema version, and a store
+of an older version is migrated when it is opened for writing (a newer one is refused in one line).
 
-A damaged database file raises `StoreDamaged`, one line saying to run `shrooms precompute --repair`,
-which moves the file aside (`store.sqlite3.damaged-<time>`) and copies every row still readable into a
-new one. A cache folder that is not writable is opened read-only.
+Reads of one answer share one snapshot: inside `with store.snapshot():` every query of every Store of
+this database (in this thread) reads the same committed state, and each file is stat'ed once.
+
+Only SQLite's corruption codes (SQLITE_CORRUPT, SQLITE_NOTADB) raise `StoreDamaged`, one line saying to
+run `shrooms precompute --repair`, which moves the file aside (`store.sqlite3.damaged-<time>`) and copies
+every row still readable, looked up row by row, into a new one; it refuses while another process has
+the store open (each process holds a shared lock on `store.sqlite3.lock` while it does). A cache folder
+that is not writable is opened read-only (`mode=ro`; see `Store.connection`).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextvars
+import fcntl
 import hashlib
 import os
+import secrets
 import socket
 import sqlite3
 import tempfile
 import threading
 import time
 import weakref
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +55,11 @@ from .taggers import TAGGER_VERSION, Tagger, TrackOutput, current_sha256, defaul
 CHUNKING_VERSION = "even-1"
 DB_NAME = "store.sqlite3"
 BUSY_TIMEOUT_MS = 60_000
-STALE_CLAIM_SECONDS = 600.0  # a claim not refreshed for this long is taken over even if its pid lives
+LEASE_SECONDS = 20.0  # a claim not renewed for this long belongs to a run that stopped: it is taken over
+SCHEMA_VERSION = 1    # PRAGMA user_version of the schema below; MIGRATIONS lead older stores to it
 
-SCHEMA = """
+# Version 0 (before user_version was set): the tables below, claims without `run`.
+SCHEMA_0 = """
 CREATE TABLE IF NOT EXISTS results (
     collection TEXT NOT NULL, tagger TEXT NOT NULL, track TEXT NOT NULL, precision TEXT NOT NULL,
     size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, weights_sha256 TEXT NOT NULL,
@@ -61,8 +76,31 @@ CREATE TABLE IF NOT EXISTS claims (
     heartbeat REAL NOT NULL, PRIMARY KEY (collection, track));
 CREATE TABLE IF NOT EXISTS revisions (collection TEXT PRIMARY KEY, n INTEGER NOT NULL);
 """
+# MIGRATIONS[v] takes a store from version v to v + 1.
+MIGRATIONS = {
+    0: "ALTER TABLE claims ADD COLUMN run TEXT NOT NULL DEFAULT ''",  # the run that holds the lease
+}
+RESULT_COLUMNS = ["collection", "tagger", "track", "precision", "size", "mtime_ns", "weights_sha256",
+                  "tagger_version", "chunking_version", "n_samples", "n_chunks", "n_tags", "dim", "tags",
+                  "embedding", "chunk_tags", "chunk_embeddings", "checksum", "computed_by", "computed_at"]
+FAILURE_COLUMNS = ["collection", "track", "path", "reason", "size", "mtime_ns"]
 POOLED = ["track", "size", "mtime_ns", "n_chunks", "n_tags", "dim", "tags", "embedding", "chunk_tags",
           "chunk_embeddings", "checksum"]
+# SQLite's primary result codes that mean the file is not a readable database (sqlite.org/rescode.html)
+SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_READONLY = 11, 26, 8
+DAMAGE_CODES = (SQLITE_CORRUPT, SQLITE_NOTADB)
+
+RUN = secrets.token_hex(8)  # this process's run: claims are its leases
+
+
+def run_host() -> str:
+    """The host this run says it lives on: $SHROOMS_HOSTNAME (tests simulate another machine with it),
+    else the hostname. Only identifies the run in claims and messages."""
+    return os.environ.get("SHROOMS_HOSTNAME") or socket.gethostname()
+
+
+def insert_sql(table: str, columns: list[str], verb: str = "INSERT OR REPLACE") -> str:
+    return f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 class Connection(sqlite3.Connection):
@@ -75,6 +113,10 @@ class StoreDamaged(ShroomsError):
 
 class StoreReadOnly(ShroomsError):
     """Work to store, and a cache that cannot be written."""
+
+
+class StoreInUse(ShroomsError):
+    """`repair` asked while another process has the store open."""
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -107,6 +149,12 @@ def precision_of(tagger: Tagger) -> str:
     return getattr(tagger, "precision", "float32")
 
 
+def result_code(exc: sqlite3.Error) -> int | None:
+    """SQLite's primary result code of an error (None when the error did not come from SQLite)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
 @dataclass
 class StoredResults:
     """A collection's pooled results for one tagger: tracks (id, path, label, duration) in collection
@@ -117,6 +165,18 @@ class StoredResults:
     tags: np.ndarray
 
 
+@dataclass
+class _Snapshot:
+    """An open read transaction shared by every Store of one database in this context, and the file
+    states seen in it."""
+
+    conn: sqlite3.Connection
+    states: dict
+
+
+_snapshots: contextvars.ContextVar[dict | None] = contextvars.ContextVar("shrooms_store_snapshots", default=None)
+
+
 class Store:
     """The stored results of one collection (see the module docstring)."""
 
@@ -125,6 +185,7 @@ class Store:
         self.path = (root or cache_dir()) / DB_NAME
         self.tracks = {t.id: t for t in collection.tracks}
         self._local = threading.local()
+        self.taken_over: Counter = Counter()  # (host, pid) of stopped runs → tracks of theirs claimed here
 
     # -- connections ---------------------------------------------------------------------------------
     @property
@@ -141,19 +202,21 @@ class Store:
 
     @contextmanager
     def guard(self) -> Iterator[None]:
-        """Turn SQLite's damage errors into one-line StoreDamaged; other errors pass."""
+        """Turn SQLite's corruption errors (SQLITE_CORRUPT, SQLITE_NOTADB) into one-line StoreDamaged and
+        its read-only errors into StoreReadOnly; every other error (a constraint, a misuse: bugs) passes."""
         try:
             yield
-        except sqlite3.OperationalError as exc:
-            if "readonly" in str(exc) or "read-only" in str(exc):
+        except sqlite3.DatabaseError as exc:
+            code = result_code(exc)
+            if code in DAMAGE_CODES:
+                raise self.damaged(exc) from None
+            if code == SQLITE_READONLY:
                 raise StoreReadOnly(f"{self.path.parent} is read-only: cannot store results ({exc})") from None
             raise
-        except sqlite3.DatabaseError as exc:
-            raise self.damaged(exc) from None
 
     def connection(self, write: bool = False) -> sqlite3.Connection | None:
         """This thread's connection: read-write when the cache is writable, else read-only; None for
-        reads when no database exists yet."""
+        reads when no database exists yet. Opening one for writing migrates an older schema."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
@@ -162,33 +225,103 @@ class Store:
         with self.guard():
             if self.writable:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                hold(self.path, writable=True)
                 conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                        factory=Connection, check_same_thread=False)
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                # SQLite answers "database is locked" without waiting while another process's last
-                # connection cleans up the WAL on close, or recovers it (sqlite.org/wal.html, "Sometimes
-                # queries return SQLITE_BUSY"): setting up is idempotent, so try again until the timeout
-                deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-                while True:
-                    try:
-                        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                            conn.execute("PRAGMA journal_mode = WAL")
-                        conn.execute("PRAGMA synchronous = NORMAL")
-                        conn.executescript(SCHEMA)
-                        break
-                    except sqlite3.OperationalError as exc:
-                        if "locked" not in str(exc) or time.monotonic() > deadline:
-                            raise
-                        time.sleep(0.05)
-            else:  # without a -wal file nobody is writing: immutable needs no -shm in the read-only folder
-                wal = Path(f"{self.path}-wal").exists()
-                uri = f"{self.path.resolve().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
-                conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                       factory=Connection, check_same_thread=False)
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                try:
+                    self._set_up(conn)
+                except BaseException:
+                    conn.close()
+                    raise
+            else:
+                hold(self.path, writable=False)
+                conn = self._open_read_only()
         self._local.conn = conn
         _open.add(conn)
         return conn
+
+    def _set_up(self, conn: sqlite3.Connection) -> None:
+        """WAL mode, and the schema created or migrated to SCHEMA_VERSION (in one write transaction)."""
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # SQLite answers "database is locked" without waiting while another process's last connection
+        # cleans up the WAL on close, or recovers it (sqlite.org/wal.html, "Sometimes queries return
+        # SQLITE_BUSY"): setting up is idempotent, so try again until the timeout
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                    self._migrate(conn)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            self._check_version(version)
+            if version == 0:
+                for statement in SCHEMA_0.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            for v in range(version, SCHEMA_VERSION):
+                conn.execute(MIGRATIONS[v])
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise ShroomsError(f"{self.path} was written by a newer shrooms (store schema {version}; this one "
+                               f"knows up to {SCHEMA_VERSION}): upgrade shrooms, or point SHROOMS_CACHE elsewhere")
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A read-only connection (`mode=ro`) for a cache folder this process cannot write.
+
+        SQLite reads a WAL database read-only when its -wal and -shm files exist (a writer with the right
+        to write the folder has it open), or when they can be created (sqlite.org/wal.html, "Read-Only
+        Databases"). In a read-only folder without them `mode=ro` cannot open it, and only `immutable=1`
+        can, which is safe only while nobody writes: so such a connection is `immutable=1` but marked,
+        and `query` checks after every read that no writer started meanwhile (no -wal file, the database
+        file unchanged), reading again on a fresh connection if one did."""
+        uri = self.path.resolve().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   isolation_level=None, factory=Connection, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._check_version(conn.execute("PRAGMA user_version").fetchone()[0])
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            conn.unchanged = None  # a live view of the database: nothing to check
+            return conn
+        except sqlite3.DatabaseError as exc:
+            if result_code(exc) not in (SQLITE_READONLY, 14) or Path(f"{self.path}-wal").exists():  # 14: CANTOPEN
+                raise
+        state = self._file_identity()
+        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None, factory=Connection,
+                               check_same_thread=False)
+        self._check_version(conn.execute("PRAGMA user_version").fetchone()[0])
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.unchanged = state
+        return conn
+
+    def _file_identity(self) -> tuple | None:
+        """(inode, size, mtime_ns) of the database file, or None while a -wal file exists (a writer)."""
+        if Path(f"{self.path}-wal").exists():
+            return None
+        st = self.path.stat()
+        return st.st_ino, st.st_size, st.st_mtime_ns
+
+    def _still_valid(self, conn: sqlite3.Connection) -> bool:
+        """False when `conn` reads an immutable file that a writer has since changed (or started to)."""
+        state = getattr(conn, "unchanged", None)
+        return state is None or self._file_identity() == state
 
     def close(self) -> None:
         """Close this thread's connection (the last one to close checkpoints the WAL and removes it)."""
@@ -197,30 +330,82 @@ class Store:
             conn.close()
             self._local.conn = None
 
+    def _active_snapshot(self) -> _Snapshot | None:
+        return (_snapshots.get() or {}).get(self.path)
+
     def query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        """Rows of one SELECT (one consistent snapshot); [] when there is no database yet."""
+        """Rows of one SELECT (one consistent snapshot; inside `snapshot()`, the snapshot's); [] when
+        there is no database yet."""
+        snap = self._active_snapshot()
+        if snap is not None:
+            with self.guard():
+                return snap.conn.execute(sql, args).fetchall()
+        for _ in range(5):
+            conn = self.connection()
+            if conn is None:
+                return []
+            with self.guard():
+                rows = conn.execute(sql, args).fetchall()
+            if self._still_valid(conn):
+                return rows
+            self.close()  # an immutable read of a file a writer changed: read again, live
+        raise ShroomsError(f"{self.path} kept changing while read through a read-only folder: try again")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside (by any Store of this database, in this thread or task) sees one committed
+        state of the store and one stat of each file: an answer built from several reads never mixes
+        two runs' commits. Nested snapshots share the outer one."""
+        active = _snapshots.get() or {}
+        if self.path in active:
+            yield
+            return
         conn = self.connection()
-        if conn is None:
-            return []
+        if conn is None:  # no database yet: every read is empty, and stays so
+            yield
+            return
         with self.guard():
-            return conn.execute(sql, args).fetchall()
+            conn.execute("BEGIN")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the read transaction starts here
+        token = _snapshots.set({**active, self.path: _Snapshot(conn, {})})
+        try:
+            yield
+        finally:
+            _snapshots.reset(token)
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def load_many(self, keys: list[str], precision: str | None = None) -> dict[str, StoredResults]:
+        """`load` of several taggers from one snapshot of the store: {key: results}."""
+        with self.snapshot():
+            return {key: self.load(key, precision) for key in keys}
+
+    def file_state(self, track: Track) -> tuple[int, int]:
+        """A track's (size, mtime_ns) now; inside a snapshot, as first seen in it."""
+        snap = self._active_snapshot()
+        if snap is None:
+            return file_state(track.path)
+        if track.path not in snap.states:
+            snap.states[track.path] = file_state(track.path)
+        return snap.states[track.path]
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE: writers queue on the busy timeout, readers go on)."""
+        """One write transaction (BEGIN IMMEDIATE: writers queue on the busy timeout, readers go on). It
+        is committed, or else rolled back: a failed COMMIT leaves no transaction open on the connection."""
         conn = self.connection(write=True)
         with self.guard():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
 
     def bump(self, conn: sqlite3.Connection) -> None:
-        conn.execute("INSERT INTO revisions VALUES (?, 1) ON CONFLICT(collection) DO UPDATE SET n = n + 1",
-                     (self.collection.key,))
+        conn.execute("INSERT INTO revisions (collection, n) VALUES (?, 1) "
+                     "ON CONFLICT(collection) DO UPDATE SET n = n + 1", (self.collection.key,))
 
     # -- validity ------------------------------------------------------------------------------------
     def _valid_rows(self, key: str, precision: str | None, columns: list[str], track: str | None = None) -> dict[str, tuple]:
@@ -241,7 +426,7 @@ class Store:
         for row in self.query(sql, args):
             r = dict(zip(cols, row))
             t = self.tracks.get(r["track"])
-            if t is not None and (r["size"], r["mtime_ns"]) == file_state(t.path) and \
+            if t is not None and (r["size"], r["mtime_ns"]) == self.file_state(t) and \
                     r["checksum"] == checksum(r["tags"], r["embedding"], r["chunk_tags"], r["chunk_embeddings"]):
                 out[r["track"]] = tuple(r[c] for c in columns)
         return out
@@ -301,21 +486,22 @@ class Store:
         rows = {r[0]: r for r in self.query("SELECT track, path, reason, size, mtime_ns FROM failures "
                                             "WHERE collection = ?", (self.collection.key,))}
         return [{"id": t.id, "path": rows[t.id][1], "reason": rows[t.id][2]} for t in self.collection.tracks
-                if t.id in rows and tuple(rows[t.id][3:]) == file_state(t.path)]
+                if t.id in rows and tuple(rows[t.id][3:]) == self.file_state(t)]
 
     def revision(self) -> str:
         """Changes whenever anything stored for this collection changes (a commit, a failure) or one of its
         files does (which changes what is valid)."""
         n = self.query("SELECT n FROM revisions WHERE collection = ?", (self.collection.key,))
-        files = hashlib.blake2b(repr([file_state(t.path) for t in self.collection.tracks]).encode(),
+        files = hashlib.blake2b(repr([self.file_state(t) for t in self.collection.tracks]).encode(),
                                 digest_size=8).hexdigest()
         return f"{n[0][0] if n else 0}-{files}"
 
     # -- writing (precompute) -----------------------------------------------------------------------
     def claim(self, track: Track, taggers: dict[str, Tagger]) -> tuple[str, list[str]]:
         """Claim a track for computing, in one transaction: ("done", []) when every tagger has a valid
-        row, ("failed", []) when its file is a known failure, ("busy", []) when a live process claimed
-        it, else ("mine", the tagger keys it lacks)."""
+        row, ("failed", []) when its file is a known failure, ("busy", []) when a live run holds its
+        lease, else ("mine", the tagger keys it lacks). Taking over a stopped run's claim counts it in
+        `taken_over`."""
         with self.transaction() as conn:
             failed = conn.execute("SELECT size, mtime_ns FROM failures WHERE collection = ? AND track = ?",
                                   (self.collection.key, track.id)).fetchone()
@@ -325,27 +511,52 @@ class Store:
                        if track.id not in self._valid_rows(k, precision_of(tg), ["track"], track.id)]
             if not missing:
                 return "done", []
-            row = conn.execute("SELECT pid, host, heartbeat FROM claims WHERE collection = ? AND track = ?",
+            row = conn.execute("SELECT run, pid, host, heartbeat FROM claims WHERE collection = ? AND track = ?",
                                (self.collection.key, track.id)).fetchone()
-            if row and not (row[0] == os.getpid() and row[1] == socket.gethostname()) and claim_alive(*row):
-                return "busy", []
-            conn.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
-                         (self.collection.key, track.id, os.getpid(), socket.gethostname(), time.time()))
+            if row and row[0] != RUN:
+                if claim_alive(*row[1:]):
+                    return "busy", []
+                self.taken_over[(row[2], row[1])] += 1
+            conn.execute(insert_sql("claims", ["collection", "track", "run", "pid", "host", "heartbeat"]),
+                         (self.collection.key, track.id, RUN, os.getpid(), run_host(), time.time()))
             return "mine", missing
 
     def heartbeat(self) -> None:
-        """Refresh this process's claims (they stay alive while it works)."""
+        """Renew this run's claims (their lease runs LEASE_SECONDS from now)."""
         with self.transaction() as conn:
-            conn.execute("UPDATE claims SET heartbeat = ? WHERE pid = ? AND host = ?",
-                         (time.time(), os.getpid(), socket.gethostname()))
+            conn.execute("UPDATE claims SET heartbeat = ? WHERE run = ?", (time.time(), RUN))
+
+    @contextmanager
+    def lease(self) -> Iterator[None]:
+        """Renew this run's claims every LEASE_SECONDS / 4, in a background thread, while the block runs
+        (however long one track takes); a run that stops renewing loses them within LEASE_SECONDS."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            try:
+                while not stop.wait(LEASE_SECONDS / 4):
+                    try:
+                        self.heartbeat()
+                    except (ShroomsError, sqlite3.Error):  # the main thread meets and reports the same
+                        pass
+            finally:
+                self.close()
+
+        thread = threading.Thread(target=renew, name="shrooms-lease", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def release(self, track: Track) -> None:
         with self.transaction() as conn:
             self._unclaim(conn, track)
 
     def _unclaim(self, conn: sqlite3.Connection, track: Track) -> None:
-        conn.execute("DELETE FROM claims WHERE collection = ? AND track = ? AND pid = ? AND host = ?",
-                     (self.collection.key, track.id, os.getpid(), socket.gethostname()))
+        conn.execute("DELETE FROM claims WHERE collection = ? AND track = ? AND run = ?",
+                     (self.collection.key, track.id, RUN))
 
     def commit(self, track: Track, state: tuple[int, int], n_samples: int, outputs: dict[Tagger, TrackOutput]) -> None:
         """Store one track's outputs for every tagger in one transaction (and drop its claim and any
@@ -353,12 +564,11 @@ class Store:
         with self.transaction() as conn:
             for tagger, out in outputs.items():
                 t, e, ct, ce = blob(out.tags), blob(out.embedding), blob(out.chunk_tags), blob(out.chunk_embeddings)
-                conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                             "?, ?, ?, ?)", (
-                                 self.collection.key, tagger.spec.key, track.id, precision_of(tagger), *state,
-                                 tagger.weights_sha256, TAGGER_VERSION, CHUNKING_VERSION, n_samples,
-                                 len(out.chunk_tags), len(out.tags), len(out.embedding), t, e, ct, ce,
-                                 checksum(t, e, ct, ce), os.getpid(), time.time()))
+                conn.execute(insert_sql("results", RESULT_COLUMNS), (
+                    self.collection.key, tagger.spec.key, track.id, precision_of(tagger), *state,
+                    tagger.weights_sha256, TAGGER_VERSION, CHUNKING_VERSION, n_samples,
+                    len(out.chunk_tags), len(out.tags), len(out.embedding), t, e, ct, ce,
+                    checksum(t, e, ct, ce), os.getpid(), time.time()))
             conn.execute("DELETE FROM failures WHERE collection = ? AND track = ?", (self.collection.key, track.id))
             self._unclaim(conn, track)
             self.bump(conn)
@@ -366,57 +576,132 @@ class Store:
     def fail(self, track: Track, state: tuple[int, int], reason: str) -> None:
         """Record that a track's file (in this state) cannot be read, and drop its claim."""
         with self.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?, ?)",
+            conn.execute(insert_sql("failures", FAILURE_COLUMNS),
                          (self.collection.key, track.id, text_path(track.path), reason, *state))
             self._unclaim(conn, track)
             self.bump(conn)
 
     def repair(self) -> tuple[Path, int] | None:
         """Set a damaged database aside (`store.sqlite3.damaged-<time>`, with its -wal and -shm) and copy
-        every result row still readable (and matching its checksum) into a new one: (where the damaged
-        file went, rows kept), or None when it is not damaged."""
+        every row still readable (results matching their checksums, of every collection) into a new
+        one: (where the damaged file went, result rows kept), or None when it is not damaged. Raises
+        StoreInUse, and moves nothing, while another process has the store open."""
         try:
             if self.query("PRAGMA quick_check") in ([("ok",)], []):
                 return None
         except StoreDamaged:
             pass
         self.close()
-        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-        for suffix in ("", "-wal", "-shm"):
-            if Path(f"{self.path}{suffix}").exists():
-                os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
-        return aside, self._salvage(aside)
+        with exclusive(self.path, self.collection.source):
+            aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+            for suffix in ("", "-wal", "-shm"):
+                if Path(f"{self.path}{suffix}").exists():
+                    os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
+            return aside, self._salvage(aside)
 
     def _salvage(self, old: Path) -> int:
-        """Copy the rows of `old` that can still be read and match their checksums (in batches)."""
-        saved, batch = 0, []
+        """Copy every row of `old` that can still be read, each looked up by its rowid (a damaged page
+        loses the rows on it, not the rest of the table), results only when they match their checksum;
+        every collection kept gets a new revision. Returns the result rows kept."""
         try:
             src = sqlite3.connect(f"{old.resolve().as_uri()}?mode=ro", uri=True)
         except sqlite3.DatabaseError:
             return 0
+        kept, collections = 0, Counter()
         try:
-            rows = src.execute("SELECT * FROM results")
-            while (row := rows.fetchone()) is not None:
-                if row[17] == checksum(*row[13:17]):
+            batch = []
+            for row in readable_rows(src, "results", RESULT_COLUMNS):
+                r = dict(zip(RESULT_COLUMNS, row))
+                if r["checksum"] == checksum(r["tags"], r["embedding"], r["chunk_tags"], r["chunk_embeddings"]):
                     batch.append(row)
+                    collections[r["collection"]] += 1
                 if len(batch) >= 256:
-                    saved += self._insert_rows(batch)
-        except sqlite3.DatabaseError:  # the rest is unreadable
-            pass
+                    kept += self._insert_rows("results", RESULT_COLUMNS, batch)
+            kept += self._insert_rows("results", RESULT_COLUMNS, batch)
+            self._insert_rows("failures", FAILURE_COLUMNS, list(readable_rows(src, "failures", FAILURE_COLUMNS)))
+            old_n = dict(readable_rows(src, "revisions", ["collection", "n"]))
         finally:
             src.close()
-        return saved + self._insert_rows(batch)
+        with self.transaction() as conn:  # a new revision for every collection: views of the old one go stale
+            for coll, n in collections.items():
+                conn.execute("INSERT OR REPLACE INTO revisions (collection, n) VALUES (?, ?)",
+                             (coll, int(old_n.get(coll) or 0) + n + 1))
+        return kept
 
-    def _insert_rows(self, batch: list[tuple]) -> int:
+    def _insert_rows(self, table: str, columns: list[str], batch: list[tuple]) -> int:
         n = len(batch)
         if batch:
             with self.transaction() as conn:
-                conn.executemany("INSERT OR REPLACE INTO results VALUES (" + ", ".join("?" * len(batch[0])) + ")", batch)
+                conn.executemany(insert_sql(table, columns), batch)
             batch.clear()
         return n
 
 
+MAX_ROWID_GAP = 100_000  # rowids tried past the last row found when the table's last rowid is unreadable
+
+
+def readable_rows(conn: sqlite3.Connection, table: str, columns: list[str]) -> Iterator[tuple]:
+    """Every row of `table` that SQLite can still read, looked up one rowid at a time, in rowid order:
+    rows on a damaged page are lost, the others are not (a scan stops at the first damaged page)."""
+    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE rowid = ?"
+    try:
+        conn.execute(sql, (-1,)).fetchall()  # the table and columns can be found at all
+    except sqlite3.DatabaseError:
+        return
+    try:
+        last = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
+    except sqlite3.DatabaseError:
+        last = None
+    rowid = found = 0
+    while rowid < last if last is not None else rowid - found < MAX_ROWID_GAP:
+        rowid += 1
+        try:
+            row = conn.execute(sql, (rowid,)).fetchone()
+        except sqlite3.DatabaseError:
+            continue
+        if row is not None:
+            found = rowid
+            yield row
+
+
 _open: weakref.WeakSet = weakref.WeakSet()
+_locks: dict[str, int] = {}  # database path → this process's open lock file (holding a shared flock)
+_locks_guard = threading.Lock()
+
+
+def hold(path: Path, writable: bool) -> None:
+    """Hold a shared lock on `<database>.lock` for the rest of this process (once per database): `repair`
+    takes it exclusively, so it never moves the file from under a process that has it open. Waits while
+    a repair runs. A read-only folder without a lock file has no writer to protect: nothing to hold."""
+    key = os.path.abspath(path)
+    with _locks_guard:
+        if key in _locks:
+            return
+        try:
+            fd = os.open(f"{key}.lock", (os.O_RDWR | os.O_CREAT) if writable else os.O_RDONLY, 0o644)
+        except OSError:
+            return
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        _locks[key] = fd
+
+
+@contextmanager
+def exclusive(path: Path, source: str) -> Iterator[None]:
+    """This process alone holds the database (raises StoreInUse when another process has it open)."""
+    hold(path, writable=True)
+    fd = _locks.get(os.path.abspath(path))
+    if fd is None:
+        raise StoreReadOnly(f"{path.parent} is read-only: cannot repair {path}")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # converting may have dropped ours
+        raise StoreInUse(f"{path} is open in another process (a precompute, report or the app): stop it, "
+                         f"then run `shrooms precompute --repair --collection {source}` again") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_SH)
 
 
 @atexit.register
@@ -428,10 +713,12 @@ def _close_all() -> None:
 
 
 def claim_alive(pid: int, host: str, heartbeat: float) -> bool:
-    """A claim holds while its heartbeat is recent and, on this host, its process exists."""
-    if time.time() - heartbeat > STALE_CLAIM_SECONDS:
+    """A claim holds while its lease runs (renewed less than LEASE_SECONDS ago) and, on this host, its
+    process exists (a pid that does not is taken over at once; one reused by another process waits for
+    the lease only)."""
+    if time.time() - heartbeat > LEASE_SECONDS:
         return False
-    if host != socket.gethostname():
+    if host != run_host():
         return True
     try:
         os.kill(pid, 0)

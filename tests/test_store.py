@@ -1,5 +1,6 @@
-"""The SQLite store's reading side: shapes when empty, per-chunk segments with their start times, the
-revision, precisions kept apart, rows whose arrays fail their checksum recomputed."""
+"""The SQLite store: shapes when empty, per-chunk segments with their start times, the revision,
+precisions kept apart, rows whose arrays fail their checksum recomputed; only corruption called damage, a
+failed commit rolled back, the schema versioned and migrated."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from shrooms.precompute import precompute
 from shrooms.store import Store
 
 from .audio_files import CLIPS, write_excerpt
+from .helpers import run_cli
 
 
 @pytest.fixture
@@ -86,3 +88,79 @@ def test_a_row_whose_arrays_fail_their_checksum_is_invalid_and_recomputed(music,
     assert (again.computed, again.cached) == (1, 2)
     np.testing.assert_array_equal(store.read("musicnn", "dance/vocal").embedding, good.embedding)
     assert store.read("musicnn", "dance/vocal").chunk_embeddings.shape == (3, 200)
+
+
+def test_only_corruption_is_damage_and_a_failed_commit_leaves_nothing_open(music, private_cache) -> None:
+    """A constraint or a misuse is a bug, raised as itself (not "damaged, run --repair"); a COMMIT that
+    fails (here on a deferred foreign key, which SQLite leaves the transaction open after) is rolled
+    back, and the thread's connection works afterwards."""
+    store = Store(folder_collection(music))
+    conn = store.connection(write=True)
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.query("SELECT ?", ())  # a wrong number of bindings
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("CREATE TEMP TABLE parent (id INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TEMP TABLE child (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        with store.transaction() as c:
+            c.execute("INSERT INTO child VALUES (1)")  # accepted now, refused at COMMIT
+    assert not conn.in_transaction
+    with store.transaction() as c:
+        c.execute("INSERT INTO parent VALUES (7)")
+    assert store.query("SELECT id FROM temp.parent") == [(7,)] and store.query("SELECT * FROM temp.child") == []
+
+
+SCHEMA_0 = """
+CREATE TABLE results (
+    collection TEXT NOT NULL, tagger TEXT NOT NULL, track TEXT NOT NULL, precision TEXT NOT NULL,
+    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, weights_sha256 TEXT NOT NULL,
+    tagger_version TEXT NOT NULL, chunking_version TEXT NOT NULL,
+    n_samples INTEGER NOT NULL, n_chunks INTEGER NOT NULL, n_tags INTEGER NOT NULL, dim INTEGER NOT NULL,
+    tags BLOB NOT NULL, embedding BLOB NOT NULL, chunk_tags BLOB NOT NULL, chunk_embeddings BLOB NOT NULL,
+    checksum TEXT NOT NULL, computed_by INTEGER NOT NULL, computed_at REAL NOT NULL,
+    PRIMARY KEY (collection, tagger, track, precision));
+CREATE TABLE failures (
+    collection TEXT NOT NULL, track TEXT NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL,
+    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, PRIMARY KEY (collection, track));
+CREATE TABLE claims (
+    collection TEXT NOT NULL, track TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
+    heartbeat REAL NOT NULL, PRIMARY KEY (collection, track));
+CREATE TABLE revisions (collection TEXT PRIMARY KEY, n INTEGER NOT NULL);
+"""
+
+
+def test_a_store_of_the_previous_schema_is_read_migrated_and_a_newer_one_refused(music, tmp_path, monkeypatch) -> None:
+    """Schema 0 (shrooms before `PRAGMA user_version`): read as it is, migrated to the current version
+    by the first run that writes (its rows kept, a dead run's claim taken over); a store written by a
+    newer shrooms is one line."""
+    coll = folder_collection(music)
+    monkeypatch.setenv("SHROOMS_CACHE", str(tmp_path / "new"))
+    precompute(coll, ["musicnn"], show_bar=False)
+    expected = Store(coll).load("musicnn")
+    old = tmp_path / "old"
+    old.mkdir()
+    with closing(sqlite3.connect(old / "store.sqlite3")) as conn, conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.executescript(SCHEMA_0)
+        conn.execute("ATTACH ? AS new", (str(tmp_path / "new" / "store.sqlite3"),))
+        conn.execute("INSERT INTO results SELECT * FROM new.results WHERE track != 'jazz/trio'")
+        conn.execute("INSERT INTO revisions SELECT * FROM new.revisions")
+        conn.execute("INSERT INTO claims VALUES (?, 'jazz/trio', 999999999, 'gone', 0.0)", (coll.key,))
+    monkeypatch.setenv("SHROOMS_CACHE", str(old))
+    assert list(Store(coll).load("musicnn").tracks["id"]) == ["dance/vocal", "dance/waltz"]  # read as it is
+    summary = precompute(coll, ["musicnn"], show_bar=False)
+    assert (summary.computed, summary.cached) == (1, 2)
+    assert "  taking over 1 tracks claimed by a run that stopped (host gone pid 999999999)" in summary.lines()
+    with closing(sqlite3.connect(old / "store.sqlite3")) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert [r[1] for r in conn.execute("PRAGMA table_info(claims)")] == [
+            "collection", "track", "pid", "host", "heartbeat", "run"]
+    migrated = Store(coll).load("musicnn")
+    np.testing.assert_array_equal(migrated.embeddings, expected.embeddings)
+    with closing(sqlite3.connect(old / "store.sqlite3")) as conn:
+        conn.execute("PRAGMA user_version = 7")
+    for args in (["report", "--models", "musicnn"], ["precompute", "--models", "musicnn"]):
+        proc = run_cli(*args, "--collection", str(music), env={"SHROOMS_CACHE": str(old)})
+        assert (proc.returncode, proc.stdout) == (1, ""), proc.stderr
+        assert proc.stderr == (f"shrooms: error: {old / 'store.sqlite3'} was written by a newer shrooms (store "
+                               "schema 7; this one knows up to 1): upgrade shrooms, or point SHROOMS_CACHE elsewhere\n")
