@@ -18,7 +18,6 @@ from typing import Callable, Iterator
 import pandas as pd
 
 from .analysis import SCORE_LABELS, SPLITS, report, score_cell
-from .audio import decode
 from .maps import SPACES
 from .collections import download_gtzan, load_collection
 from .precompute import precompute
@@ -28,6 +27,7 @@ from .place import place
 from .status import status
 from .store import Store, atomic_write
 from .study import study
+from .taggers.inference import tag_file
 from .taggers import (PRECISIONS, TAGGERS, available_taggers, download_weights, find_weights, get_spec,
                       top_tags)
 
@@ -53,17 +53,16 @@ def cmd_tag(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         try:
-            decoded = decode(path)
+            outputs, warnings = tag_file(path, taggers)  # streamed: memory flat in the file's length
         except AudioError as exc:
             print(f"shrooms: error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        samples = decoded.samples
-        for line in decoded.warnings:
+        for line in warnings:
             print(f"shrooms: warning: {line}", file=sys.stderr)
         per_model: dict[str, dict] = {}
         for key, tagger in taggers.items():
-            out = tagger.tag(samples)
+            out = outputs[key]
             per_model[key] = {"tags": {t: round(float(p), 6) for t, p in zip(tagger.spec.tags, out.tags)},
                               "embedding_dim": int(out.embedding.shape[0])}
         for key, why in missing.items():

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..audio import chunk
-from ..errors import ShroomsError, WeightsUnavailable
+from ..audio import chunk, chunk_starts, decode, samples_promised
+from ..errors import AudioError, ShroomsError, WeightsUnavailable
 from .blocks import fold_batch_norms
 from .registry import TAGGERS, TaggerSpec, get_spec
 from .subnormal import flush_subnormal
@@ -211,6 +211,85 @@ def predict_in_batches(spec: TaggerSpec, chunks: np.ndarray, size: int, runners:
 def pool(chunk_tags: np.ndarray, chunk_embeddings: np.ndarray) -> TrackOutput:
     """Track-level results from chunk-level ones: the mean over chunks."""
     return TrackOutput(chunk_tags.mean(axis=0), chunk_embeddings.mean(axis=0), chunk_tags, chunk_embeddings)
+
+
+class ChunkStream:
+    """One tagger's windows of a track that arrives in pieces (`decode(..., sink=)`): the windows `chunk`
+    cuts from the whole track of `n_samples` samples, bit for bit, each cut as soon as its samples are
+    in and run through the tagger in its fixed-size batches as they fill. Only the samples of windows not
+    yet cut (about one window), one batch and the per-chunk outputs are kept: memory does not grow with
+    the track's length, and the outputs equal `tagger.tag(whole track)`."""
+
+    def __init__(self, tagger: Tagger | MultiDeviceTagger, n_samples: int):
+        self.tagger, self.n, self.length = tagger, n_samples, tagger.spec.input_length
+        self.starts = chunk_starts(n_samples, self.length)
+        self.per_call = tagger.batch_size * len(getattr(tagger, "replicas", [tagger]))  # whole batches
+        self.buffer = np.zeros(2 * self.length, np.float32)  # samples lo … hi of the track
+        self.lo = self.hi = self.cut = 0
+        self.windows: list[np.ndarray] = []
+        self.tags: list[np.ndarray] = []
+        self.embs: list[np.ndarray] = []
+
+    def __call__(self, piece: np.ndarray) -> None:
+        """Take the next samples of the track (samples past `n_samples`, a resampler's tail, are dropped)."""
+        piece = piece[:max(0, self.n - self.hi)]
+        if self.hi + len(piece) - self.lo > len(self.buffer):
+            keep = self.starts[self.cut] if self.cut < len(self.starts) else self.hi  # first sample still needed
+            keep = min(max(keep, self.lo), self.hi)
+            self.buffer[:self.hi - keep] = self.buffer[keep - self.lo:self.hi - self.lo]
+            self.lo = keep
+            if self.hi + len(piece) - self.lo > len(self.buffer):
+                self.buffer = np.concatenate([self.buffer[:self.hi - self.lo],
+                                              np.zeros(self.hi + len(piece) - self.lo, np.float32)])
+        self.buffer[self.hi - self.lo:self.hi - self.lo + len(piece)] = piece
+        self.hi += len(piece)
+        while self.cut < len(self.starts) and self.starts[self.cut] + self.length <= self.hi:
+            start = self.starts[self.cut] - self.lo
+            self._add(self.buffer[start:start + self.length].copy())
+
+    def _add(self, window: np.ndarray) -> None:
+        self.windows.append(window)
+        self.cut += 1
+        if len(self.windows) == self.per_call:
+            self._run()
+
+    def _run(self) -> None:
+        if self.windows:
+            tags, embs = self.tagger.predict_chunks(np.stack(self.windows))
+            self.tags.append(tags)
+            self.embs.append(embs)
+            self.windows = []
+
+    def finish(self) -> TrackOutput:
+        """The pooled and per-chunk outputs, once all `n_samples` samples came in."""
+        if self.hi != self.n:
+            raise ValueError(f"ChunkStream got {self.hi} of {self.n} samples")
+        if self.cut == 0 and self.n < self.length:  # a short track: one window, zero-padded at the end
+            window = np.zeros(self.length, np.float32)
+            window[:self.n] = self.buffer[:self.n]
+            self._add(window)
+        self._run()
+        return pool(np.concatenate(self.tags), np.concatenate(self.embs))
+
+
+def tag_file(source: str | Path, taggers: dict[str, Tagger | MultiDeviceTagger], name: str | None = None,
+             ) -> tuple[dict[str, TrackOutput], tuple[str, ...]]:
+    """Tag an audio file with every tagger in one streaming decode: ({key: output}, decoding warnings).
+
+    The file is decoded block by block and each tagger's windows are cut and run as the samples arrive
+    (`ChunkStream`), so peak memory does not depend on the track's length (a 10-hour file tags in the
+    memory of a 10-minute one); outputs equal `tagger.tag(decode(source).samples)`. The windows depend
+    on the track's length: it is taken from the header where that is exact, else (MPEG, or a header that
+    promised other than the file holds) counted by a first decode. Raises AudioError as `decode` does.
+    """
+    n = samples_promised(source)
+    for _ in range(3):
+        streams = {key: ChunkStream(tagger, n) for key, tagger in taggers.items()} if n is not None else {}
+        decoded = decode(source, name, sink=lambda piece: [s(piece) for s in streams.values()])
+        if decoded.n_samples == n:
+            return {key: s.finish() for key, s in streams.items()}, decoded.warnings
+        n = decoded.n_samples  # now known: decode again, cutting the right windows
+    raise AudioError(f"{name or source}: the file changed while it was read")
 
 
 def default_precision() -> str:
