@@ -318,7 +318,8 @@ def report(collection: Collection, keys: list[str], k: int | None = None, seeds=
         raise ShroomsError(f"unknown space {space!r} or split {split!r}: choose {' or '.join(SPACES)}, "
                            f"{' or '.join(SPLITS)}")
     given = results or {}
-    results = {key: given[key] if key in given else Store(collection).load(key) for key in keys}
+    read = Store(collection).load_many([key for key in keys if key not in given])  # one snapshot
+    results = {key: given[key] if key in given else read[key] for key in keys}
     models = {key: model_report(collection, key, k, seeds, space, split, results[key]) for key in keys}
     # the labels of the tracks the scores used (a label whose files are all unreadable is not one of them)
     n_labels = max(m["labels"] for m in models.values()) if models else 0

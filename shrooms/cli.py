@@ -127,7 +127,7 @@ REPORT_COLUMNS = ("hungarian_kmeans", "hungarian_gmm", "nmi", "ari", "knn_accura
 def cmd_report(args: argparse.Namespace) -> int:
     """One row of scores per tagger with stored embeddings."""
     collection = load_collection(args.collection)
-    rows = {k: Store(collection).load(k) for k in model_keys(args.models)}  # one read: status and scores share it
+    rows = Store(collection).load_many(model_keys(args.models))  # one snapshot: status and scores share it
     keys = [k for k in rows if status(collection, k, results=rows[k]).ready]
     if not keys:
         raise ShroomsError(f"{collection.name} has no precomputed embeddings: run `shrooms precompute "
