@@ -1,6 +1,7 @@
 """Home gets the data, in Chromium: "Get GTZAN" and "Get the weights" against a server this test starts on
-127.0.0.1, with a progress bar; a GTZAN download cut off half-way is one error line and the next click
-resumes it (an HTTP Range request), extracts it, and offers GTZAN for computing."""
+127.0.0.1, with a progress bar; the weights come from the second source when the first has none, a file
+that is not the released one is refused and not kept; a GTZAN download cut off half-way is one error line
+and the next click resumes it (an HTTP Range request), extracts it, and offers GTZAN for computing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import time
 
 import pytest
 import soundfile as sf
+
+from shrooms.taggers import TAGGERS
 
 from .audio_files import FORMATS
 from .browser import chromium, no_traceback, settle, skip_without_chromium, streamlit
@@ -73,9 +76,12 @@ def gtzan_archive() -> bytes:
 
 @pytest.fixture(scope="module")
 def files_server():
+    released = SHARED / "weights" / "jamendo"
+    fcn = bytearray((released / "fcn" / "best_model.pth").read_bytes())
+    fcn[1000] ^= 1  # one byte changed
     Files.files = {"/genres.tar.gz": gtzan_archive(),
-                   "/jamendo/crnn/best_model.pth": (SHARED / "weights" / "jamendo" / "crnn" / "best_model.pth")
-                   .read_bytes()}
+                   "/upstream/jamendo/fcn/best_model.pth": bytes(fcn),  # the second source has no FCN
+                   "/study/jamendo/crnn/best_model.pth": (released / "crnn" / "best_model.pth").read_bytes()}
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -89,22 +95,32 @@ def app(files_server, tmp_path_factory, demo_collection):
     (cache / "datasets").mkdir()
     (cache / "datasets" / "demo").symlink_to(demo_collection.root)
     env = {"SHROOMS_CACHE": str(cache), "SHROOMS_WEIGHTS_DIR": str(cache / "no-weights"),
-           "SHROOMS_GTZAN_URL": f"{files_server}/genres.tar.gz", "SHROOMS_WEIGHTS_URL": files_server,
-           "SHROOMS_GTZAN": ""}
+           "SHROOMS_GTZAN_URL": f"{files_server}/genres.tar.gz", "SHROOMS_GTZAN": "",
+           "SHROOMS_WEIGHTS_URL": f"{files_server}/upstream,{files_server}/study"}  # two sources, in order
     with streamlit(env) as (base, _, _), chromium() as browser:
         yield base, browser, cache
 
 
-def test_get_the_weights_downloads_what_the_server_has_and_says_what_failed(app) -> None:
+def test_get_the_weights_downloads_what_the_server_has_and_says_what_failed(files_server, app) -> None:
     base, browser, cache = app
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(base)
-    page.get_by_role("button", name="Get the weights").click(timeout=120_000)
+    page.get_by_role("button", name="Get the weights (7 taggers without them)").click(timeout=120_000)
+    page.wait_for_selector("text=/(FCN|CRNN) weights: [0-9.]+ \\/ [0-9.]+ MB · [0-9.]+ MB\\/s/", timeout=60_000)
     page.wait_for_selector("text=Downloaded: CRNN", timeout=180_000)
+    settle(page)
     errors = [e.inner_text().strip() for e in page.query_selector_all("[data-testid='stAlertContentError']")]
-    assert len(errors) == 6 and all("HTTP 404" in e and "\n" not in e for e in errors), errors
+    assert len(errors) == 6 and all("\n" not in e for e in errors), "\n".join(errors)
+    fcn, others = errors[0], errors[1:]
+    assert ("FCN (fcn) weights: no source served the released file — download of "
+            f"{files_server}/upstream/jamendo/fcn/best_model.pth gave another file than expected (sha256 ") in fcn
+    assert f"expected {TAGGERS['fcn'].sha256}): it was not kept; download of {files_server}/study/" in fcn
+    assert all(e.count("HTTP 404") == 2 for e in others), others
     no_traceback(page)
-    assert (cache / "weights" / "jamendo" / "crnn" / "best_model.pth").is_file()
+    assert (cache / "weights" / "jamendo" / "crnn" / "best_model.pth").read_bytes() == \
+        Files.files["/study/jamendo/crnn/best_model.pth"]
+    assert not (cache / "weights" / "jamendo" / "fcn").exists() or \
+        not any((cache / "weights" / "jamendo" / "fcn").iterdir()), "the refused file is not kept"
     label = page.get_by_role("button", name="Get the weights").inner_text()
     assert "6 taggers" in label  # CRNN is no longer missing
     page.close()
