@@ -22,13 +22,15 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from .audio import file_state
+from .store import CHUNKING_VERSION, checksum
 from .collections import Collection
 from .errors import ShroomsError
 from .agreement import model_agreement
 from .maps import SPACES, features, fit_projector, get_map
 from .neighbours import check_rows, knn_sets, label_mix, neighbour_indices
 from .store import Store, StoredResults
-from .taggers import TAGGERS
+from .taggers import TAGGER_VERSION, TAGGERS, current_sha256, default_precision, get_spec
 
 # Every score of `model_report`, with the label tables (CLI and app) show it under.
 SCORE_LABELS = {"hungarian_kmeans": "Hungarian k-means", "hungarian_gmm": "Hungarian GMM", "nmi": "NMI", "ari": "ARI",
@@ -36,8 +38,11 @@ SCORE_LABELS = {"hungarian_kmeans": "Hungarian k-means", "hungarian_gmm": "Hunga
                 "probe_accuracy": "probe accuracy"}
 
 
-def score_cell(value: dict | float) -> str:
-    """A score as a table shows it: `mean ± std` for seeded scores, else the value (3 decimals)."""
+def score_cell(value: dict | float | None) -> str:
+    """A score as a table shows it: `mean ± std` for seeded scores, else the value (3 decimals); "n/a" for
+    a score that could not be computed (None: the report's `notes` say why)."""
+    if value is None:
+        return "n/a"
     return f"{value['mean']:.3f} ± {value['std']:.3f}" if isinstance(value, dict) else f"{value:.3f}"
 
 
@@ -250,6 +255,102 @@ def profile_report(tracks: pd.DataFrame, tags: np.ndarray, x: np.ndarray, key: s
     }
 
 
+def left_out(collection: Collection, key: str, scored: set[str], precision: str | None = None) -> dict:
+    """What a tagger's scores leave out of `collection`, and why: its tracks not in `scored` (the ids the
+    scores used) and the tracks stored for it whose files are gone.
+
+    Reasons: ``unlabelled`` (a file directly in the folder), ``unreadable`` (its file could not be decoded),
+    ``not computed``, ``computed with other weights or code``, ``changed since computed`` (the file's size
+    or mtime differ from those it was computed from), ``damaged row`` (the stored arrays fail their
+    checksum), ``stored after the scores were read``, ``file gone`` (a row whose file is no longer in the
+    collection, e.g. a label folder removed), or why an entry named like audio is no file (a FIFO, a
+    symbolic link loop, a folder named *.wav, …).
+
+    Returns
+    -------
+    dict
+        ``n`` (tracks left out), ``reasons`` ({reason: count}), ``tracks`` ([{id, label, reason}], in
+        collection order) and ``labels`` ({label: tracks}: the labels none of whose tracks was scored).
+    """
+    store = Store(collection)
+    precision = precision or default_precision()
+    where = "collection = ? AND tagger = ? AND precision = ?"
+    args = (collection.key, key, precision)
+    rows = {r[0]: r[1:] for r in store.query("SELECT track, size, mtime_ns, weights_sha256, tagger_version, "
+                                             f"chunking_version FROM results WHERE {where}", args)}
+    current = (current_sha256(get_spec(key)), TAGGER_VERSION, CHUNKING_VERSION)
+    failed = {f["id"] for f in store.failures()}
+    tracks, candidates = [], []
+    for t in collection.tracks:
+        if t.id in scored:
+            continue
+        row = rows.get(t.id)
+        if t.id in failed:
+            why = "unreadable"
+        elif row is None:
+            why = "not computed"
+        elif tuple(row[2:]) != current:
+            why = "computed with other weights or code"
+        elif tuple(row[:2]) != file_state(t.path):
+            why = "changed since computed"
+        else:  # a valid row: unlabelled, or stored since the scores read the store; or a damaged one
+            candidates.append(t)
+            continue
+        tracks.append({"id": t.id, "label": t.label, "reason": why})
+    if candidates:
+        intact = set()
+        for start in range(0, len(candidates), 500):
+            ids = [t.id for t in candidates[start:start + 500]]
+            intact |= {r[0] for r in store.query(
+                "SELECT track, tags, embedding, chunk_tags, chunk_embeddings, checksum FROM results WHERE "
+                f"{where} AND track IN ({', '.join('?' * len(ids))})", args + tuple(ids))
+                if r[5] == checksum(*r[1:5])}
+        tracks += [{"id": t.id, "label": t.label,
+                    "reason": ("unlabelled" if t.label is None else "stored after the scores were read")
+                    if t.id in intact else "damaged row"} for t in candidates]
+    order = {t.id: n for n, t in enumerate(collection.tracks)}
+    tracks.sort(key=lambda r: order[r["id"]])
+    known = set(order)
+    tracks += [{"id": s["id"], "label": s["label"], "reason": s["reason"]} for s in collection.skipped]
+    known |= {s["id"] for s in collection.skipped}
+    tracks += [{"id": i, "label": label_of(collection, i), "reason": "file gone"} for i in sorted(rows)
+               if i not in known]
+    used = {t.label for t in collection.tracks if t.id in scored}
+    labels: dict[str, int] = {}
+    for r in tracks:
+        if r["label"] is not None and r["label"] not in used:
+            labels[r["label"]] = labels.get(r["label"], 0) + 1
+    reasons: dict[str, int] = {}
+    for r in tracks:
+        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+    return {"n": len(tracks), "reasons": reasons, "tracks": tracks, "labels": dict(sorted(labels.items()))}
+
+
+def label_of(collection: Collection, track_id: str) -> str | None:
+    """The label a track id of `collection` has (for ids whose files are gone): GTZAN's genre prefix, else
+    the id's first folder (None for a file directly in the folder)."""
+    if collection.kind == "gtzan":
+        return track_id.split(".")[0]
+    return track_id.split("/")[0] if "/" in track_id else None
+
+
+def left_out_lines(left: dict, most: int = 10) -> list[str]:
+    """`left_out`'s answer as text: one line with the count per reason and the ids (at most `most` per
+    reason), and one naming the labels none of whose tracks was scored; no lines when nothing is left out."""
+    if not left["n"]:
+        return []
+    parts = []
+    for reason, n in left["reasons"].items():
+        ids = [r["id"] for r in left["tracks"] if r["reason"] == reason]
+        more = f" and {len(ids) - most} more (--json lists all)" if len(ids) > most else ""
+        parts.append(f"{n} {reason}: {', '.join(ids[:most])}{more}")
+    lines = [f"left out: {left['n']} track{'s' if left['n'] != 1 else ''} (" + "; ".join(parts) + ")"]
+    if left["labels"]:
+        lines.append("labels left out entirely: " + ", ".join(f"{label} ({n} track{'s' if n != 1 else ''})"
+                                                               for label, n in left["labels"].items()))
+    return lines
+
+
 SPLITS = ("cv", "filtered")
 GTZAN_SPLIT_PARTS = ("train", "valid", "test")
 
@@ -300,9 +401,16 @@ def model_report(collection: Collection, key: str, k: int | None = None, seeds=D
         out["knn_accuracy"] = round(knn_accuracy(x, y), 6)
         probe_runs = stat([probe_accuracy(x, y, seed) for seed in seeds])
         out["probe_accuracy"], out["probe_accuracy_std"] = round(probe_runs.mean, 6), round(probe_runs.std, 6)
+        if probe_runs.mean != probe_runs.mean:  # a label with one track: no stratified fold can hold it out
+            names, counts = np.unique(y, return_counts=True)
+            why = (f"not computed: label {str(names[counts.argmin()])!r} has {counts.min()} track; the probe's "
+                   f"stratified cross-validation needs at least 2 tracks in every label")
+            out["probe_accuracy"] = out["probe_accuracy_std"] = None
+            out["notes"] = {"probe_accuracy": why, "probe_accuracy_std": why}
         out["evaluation"] = "leave-one-out k-NN, stratified 5-fold probe (not artist-disjoint)"
     out["map_2d"] = {name: s.as_dict() for name, s in on_map.items()}
     out["n_tracks"], out["labels"], out["k"] = len(y), len(np.unique(y)), k
+    out["left_out"] = left_out(collection, key, set(tracks["id"]))
     out["tag_profiles"] = profile_report(tracks, labelled(collection, key, "taggram", results)[1], x, key, k,
                                        seeds[0])
     return out

@@ -17,12 +17,13 @@ from typing import Callable, Iterator
 
 import pandas as pd
 
-from .analysis import SCORE_LABELS, SPLITS, report, score_cell
+from .analysis import SCORE_LABELS, SPLITS, left_out_lines, report, score_cell
+from .audio import text_path
 from .maps import SPACES
 from .collections import download_gtzan, load_collection
 from .precompute import precompute
 from .errors import AudioError, ShroomsError
-from .export import FORMATS, export_frame, write_frame
+from .export import FORMATS, export_frame, json_safe, write_frame
 from .place import place
 from .status import status
 from .store import Store, atomic_write
@@ -46,6 +47,15 @@ def positive_int(value: str) -> int:
     return int(value)
 
 
+def json_text(value) -> str:
+    """Strict JSON (no bare NaN: `export.json_safe` makes it null, with a note), indented."""
+    return json.dumps(json_safe(value), indent=2, allow_nan=False)
+
+
+def print_json(value) -> None:
+    print(json_text(value))
+
+
 def cmd_tag(args: argparse.Namespace) -> int:
     """Top tags per file and model, or every tag as JSON."""
     taggers, missing = available_taggers(model_keys(args.models), args.precision)
@@ -67,12 +77,11 @@ def cmd_tag(args: argparse.Namespace) -> int:
                               "embedding_dim": int(out.embedding.shape[0])}
         for key, why in missing.items():
             per_model[key] = {"unavailable": why}
-        results[path] = per_model
+        results[text_path(path)] = per_model
         if not args.json:
-            print_tags(path, per_model, args.top)
+            print_tags(text_path(path), per_model, args.top)
     if args.json:
-        json.dump(results, sys.stdout, indent=2)
-        print()
+        print_json(results)
     return 1 if failed else 0
 
 
@@ -118,6 +127,8 @@ def cmd_precompute(args: argparse.Namespace) -> int:
             raise ShroomsError("--address and --threads-per-actor are for a Ray cluster: use them with --engine ray")
         summary = precompute(collection, model_keys(args.models), repair=args.repair)
     print("\n".join(summary.lines()))
+    for entry in collection.skipped:  # named like audio, but no file to decode: listed, not silently dropped
+        print(f"  left out {entry['id']}: {entry['reason']}")
     return 0
 
 
@@ -134,18 +145,35 @@ def cmd_report(args: argparse.Namespace) -> int:
                            f"--collection {collection.source}` first")
     result = report(collection, keys, args.clusters, tuple(range(args.seeds)), args.space, args.split, rows)
     if args.json:
-        json.dump(result, sys.stdout, indent=2)
-        print()
+        print_json(result)
         return 0
     print(f"{collection.name}: {result['labels']} labels, k = {result['k']}, chance = {result['chance']:.3f}, "
           f"mean ± std over {args.seeds} seeds, {args.space} space")
+    print_left_out(result)
     print(f"{'tagger':<22}" + "".join(f"{SCORE_LABELS[m]:>19}" for m in REPORT_COLUMNS))
     for key, scores in result["models"].items():
         print(f"{TAGGERS[key].name:<22}" + "".join(f"{score_cell(scores[m]):>19}" for m in REPORT_COLUMNS))
     print(f"kNN and probe: {next(iter(result['models'].values()))['evaluation']}")
+    for key, scores in result["models"].items():
+        for score, why in (scores.get("notes") or {}).items():
+            if not score.endswith("_std"):
+                print(f"{TAGGERS[key].name} {SCORE_LABELS.get(score, score)}: {why}")
     print_profiles(result)
     print_agreement(result["agreement"])
     return 0
+
+
+def print_left_out(result: dict) -> None:
+    """The tracks the scores leave out and why (`analysis.left_out`): once when every tagger leaves out the
+    same, else per tagger."""
+    lefts = {key: scores["left_out"] for key, scores in result["models"].items() if scores["left_out"]["n"]}
+    if not lefts:
+        return
+    if len(lefts) == len(result["models"]) and all(left == next(iter(lefts.values())) for left in lefts.values()):
+        lefts = {None: next(iter(lefts.values()))}
+    for key, left in lefts.items():
+        for line in left_out_lines(left):
+            print(line if key is None else f"{TAGGERS[key].name}: {line}")
 
 
 def print_profiles(result: dict) -> None:
@@ -177,7 +205,8 @@ def print_agreement(agreement: dict) -> None:
 def cmd_place(args: argparse.Namespace) -> int:
     """Where each file lands on every tagger's map, and its nearest tracks."""
     collection = load_collection(args.collection)
-    placements = place(args.files, collection, model_keys(args.models), k=args.neighbours)
+    placements = place(args.files, collection, model_keys(args.models), k=args.neighbours,
+                       names=[text_path(f) for f in args.files])
     for p in placements:
         for line in [p.error] if p.error else p.warnings:
             print(f"shrooms: {'error' if p.error else 'warning'}: {line}", file=sys.stderr)
@@ -194,8 +223,7 @@ def cmd_place(args: argparse.Namespace) -> int:
             out["errors"] = {p.name: p.error for p in placements if p.error}
         if any(p.warnings for p in placed):
             out["warnings"] = {p.name: p.warnings for p in placed if p.warnings}
-        json.dump(out, sys.stdout, indent=2)
-        print()
+        print_json(out)
         return exit_code
     for p in placed:
         print(p.name)
@@ -217,10 +245,9 @@ def cmd_study(args: argparse.Namespace) -> int:
         raise ShroomsError("no tagger can tag the OOD files: " + "; ".join(missing.values()))
     result = study(collection, args.ood, list(taggers), args.seed, args.space, args.neighbours, args.out)
     if args.out is not None:
-        atomic_write(args.out / "study.json", (json.dumps(result, indent=2) + "\n").encode())
+        atomic_write(args.out / "study.json", (json_text(result) + "\n").encode())
     if args.json:
-        json.dump(result, sys.stdout, indent=2)
-        print()
+        print_json(result)
         return 0
     print(f"{Path(args.ood).name} placed on {collection.name} ({args.space} space, t-SNE seed {args.seed}); novelty: "
           f"percentile of the nearest-track distance among the collection's own (median), own: fraction whose "
@@ -279,8 +306,16 @@ def add_precision(parser: argparse.ArgumentParser) -> None:
                         help="float32 (default, the reference) or bf16 (faster where the CPU or GPU computes bfloat16)")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, whose usage errors are like every other error: one line on stderr and exit code 1 (argparse
+    prints the usage and exits 2). Sub-command parsers are of this class too."""
+
+    def error(self, message: str):
+        self.exit(1, f"shrooms: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shrooms", description="What have music auto-taggers learned?")
+    parser = Parser(prog="shrooms", description="What have music auto-taggers learned?")
     sub = parser.add_subparsers(dest="command", required=True)
 
     tag = sub.add_parser("tag", help="tag audio files with the Jamendo taggers")
@@ -395,6 +430,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("shrooms: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file the command must write or read: one line naming it
+        if os.environ.get("SHROOMS_DEBUG") or not exc.filename:
+            if os.environ.get("SHROOMS_DEBUG"):
+                raise
+            print(f"shrooms: error: unexpected {type(exc).__name__}: {exc} (SHROOMS_DEBUG=1 for details)",
+                  file=sys.stderr)
+            return 1
+        what = text_path(str(exc.filename)) + (f" -> {text_path(str(exc.filename2))}" if exc.filename2 else "")
+        hint = " (the folder or file is read-only for this user)" if isinstance(exc, PermissionError) else ""
+        print(f"shrooms: error: {what}: {exc.strerror or exc}{hint}", file=sys.stderr)
+        return 1
     except Exception as exc:  # last resort: one line, not a traceback, unless debugging
         if os.environ.get("SHROOMS_DEBUG"):
             raise

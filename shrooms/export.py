@@ -3,6 +3,7 @@ Parquet, and M3U8 playlists of a selection of tracks."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,35 @@ def write_frame(frame: pd.DataFrame, fmt: str) -> bytes:
     if fmt == "json":
         return (frame.to_json(orient="records", indent=1) + "\n").encode()
     if fmt == "parquet":
-        return frame.to_parquet(index=False)
+        try:
+            import pyarrow  # noqa: F401 -- the engine pandas writes Parquet with
+        except ImportError:
+            raise ShroomsError("Parquet export needs pyarrow: pip install 'shrooms[parquet]' (or choose csv or "
+                               "json)") from None
+        return frame.to_parquet(index=False, engine="pyarrow")
     raise ShroomsError(f"unknown format {fmt!r}: choose {', '.join(FORMATS)}")
+
+
+def json_safe(value, why: str = "not a number: undefined for these tracks"):
+    """`value` (nested dicts, lists, numbers) ready for strict JSON: every NaN or infinite float becomes None
+    (JSON null), and a dict holding one gets a ``notes`` entry {key: why} unless it has a note for that
+    key already. What `--json` prints and JSON exports go through this (`json.dumps(..., allow_nan=False)`
+    then never meets a NaN)."""
+    if isinstance(value, dict):
+        out, notes = {}, dict(value.get("notes") or {})
+        for key, item in value.items():
+            if isinstance(item, (float, np.floating)) and not math.isfinite(item):
+                out[key] = None
+                notes.setdefault(key, why)
+            elif key != "notes":
+                out[key] = json_safe(item, why)
+        if notes:
+            out["notes"] = notes
+        return out
+    if isinstance(value, (list, tuple)):
+        return [None if isinstance(v, (float, np.floating)) and not math.isfinite(v) else json_safe(v, why)
+                for v in value]
+    return value
 
 
 def m3u8(paths: list[str | Path], titles: list[str] | None = None,

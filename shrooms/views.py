@@ -4,6 +4,7 @@ map frames, map/tag/confusion figures, the taggers' status and the score table."
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import plotly.graph_objects as go
 import soundfile as sf
 from plotly.colors import qualitative
 
-from .audio import SAMPLE_RATE, chunk_starts, decode
+from .audio import SAMPLE_RATE, chunk_starts, decode, fs_path
 from .analysis import cluster_labels, distinguishing_tags, preprocessed, short_tags, tag_profiles
 from .collections import Collection
 from .errors import ShroomsError
@@ -137,8 +138,8 @@ def score_table(report: dict) -> pd.DataFrame:
     for key, s in report["models"].items():
         for m, col in SCORE_COLUMNS.items():
             value = s[m]
-            table.loc[TAGGERS[key].name, col] = (f"{value['mean']:.3f} ± {value['std']:.3f}"
-                                                 if isinstance(value, dict) else f"{value:.3f}")
+            table.loc[TAGGERS[key].name, col] = (f"{value['mean']:.3f} ± {value['std']:.3f}" if isinstance(value, dict)
+                                                 else "n/a" if value is None else f"{value:.3f}")
     if len(means) > 1:
         for col in SCORE_COLUMNS.values():
             values = means[col].astype(float)
@@ -149,11 +150,12 @@ def score_table(report: dict) -> pd.DataFrame:
 
 def playable(path: str | Path) -> tuple[bytes, str]:
     """Bytes a browser can play and their MIME type: the file itself where browsers read its format,
-    else (e.g. GTZAN's .au) decoded and re-encoded as WAV in memory."""
-    path = Path(path)
+    else (e.g. GTZAN's .au) decoded and re-encoded as WAV in memory. `path` may be a collection frame's
+    text (`audio.text_path`: a name that is not UTF-8 written with \\xNN escapes)."""
+    path = fs_path(path)
     if path.suffix.lower() in PLAYABLE:
         return path.read_bytes(), PLAYABLE[path.suffix.lower()]
-    data, sr = sf.read(path, dtype="int16")
+    data, sr = sf.read(os.fsencode(path), dtype="int16")  # bytes: any file name
     buffer = io.BytesIO()
     sf.write(buffer, data, sr, format="WAV", subtype="PCM_16")
     return buffer.getvalue(), "audio/wav"
