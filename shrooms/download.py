@@ -78,8 +78,9 @@ def fetch(url: str, dest: Path, sha256: str | None = None, label: str | None = N
             raise ShroomsError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:  # offline, refused, cut off
         reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
-        raise ShroomsError(f"download of {url} failed: {reason} (offline? the partial file is kept "
-                           f"at {part} and the next try resumes it)") from None
+        kept = (f"; the partial file is kept at {part} and the next try resumes it"
+                if part.exists() and part.stat().st_size else "")
+        raise ShroomsError(f"download of {url} failed: {reason} (offline?{kept})") from None
     for kind, expected, digest_of in (("sha256", sha256, sha256_of), ("git blob id", git_blob, git_blob_id)):
         if expected and (actual := digest_of(part)) != expected.lower():
             part.unlink()
