@@ -31,6 +31,7 @@ from .study import study
 from .taggers.inference import tag_file
 from .taggers import (PRECISIONS, TAGGERS, available_taggers, download_weights, find_weights, get_spec,
                       top_tags)
+from .taggers.weights import verify_checkpoint
 
 
 def model_keys(value: str) -> list[str]:
@@ -98,15 +99,17 @@ def print_tags(path: str, per_model: dict[str, dict], n: int) -> None:
 
 def cmd_data_weights(args: argparse.Namespace) -> int:
     """Download the released weights of the taggers named (default: every one without weights) into the
-    cache, each verified; weights already found are left alone. One error line per tagger that failed."""
+    cache, each verified; released weights already found are left alone, a wrong file found is reported
+    (it is searched first, so it is not replaced). One error line per tagger that failed."""
     failed = 0
     for key in model_keys(args.models):
-        found = find_weights(get_spec(key))
-        if found:
-            print(f"{key}: already here, {found}")
-            continue
         try:
-            print(f"{key}: {download_weights(get_spec(key))}")
+            found = find_weights(get_spec(key))
+            if found:
+                verify_checkpoint(get_spec(key), found)
+                print(f"{key}: already here, {found}")
+            else:
+                print(f"{key}: {download_weights(get_spec(key))}")
         except ShroomsError as exc:
             print(f"shrooms: error: {exc}", file=sys.stderr)
             failed += 1

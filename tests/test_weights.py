@@ -265,6 +265,23 @@ def test_data_weights_gets_every_missing_tagger_and_names_each_failure(server, p
     assert (private_cache / "weights" / "jamendo" / "crnn" / "best_model.pth").is_file()
 
 
+def test_data_weights_reports_a_wrong_file_it_finds(private_cache, tmp_path) -> None:
+    """A file found in the weights folder that is not the released one is named in one line (not 'already
+    here'), unless the user opted out for that tagger."""
+    weights = tmp_path / "weights"
+    wrong = weights / "jamendo" / "se" / "best_model.pth"
+    wrong.parent.mkdir(parents=True)
+    shutil.copy(FCN, wrong)
+    env = {"SHROOMS_WEIGHTS_DIR": str(weights), "SHROOMS_WEIGHTS_URL": "http://127.0.0.1:9"}
+    proc = run_cli("data", "weights", "se", env=env)
+    assert_no_traceback(proc)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == (f"shrooms: error: {wrong}: git blob id differs from the released se checkpoint "
+                           "(d236c42b7757…, expected a4b55509c3af…; SHROOMS_WEIGHTS_UNVERIFIED=se loads your own)\n")
+    proc = run_cli("data", "weights", "se", env={**env, "SHROOMS_WEIGHTS_UNVERIFIED": "se"})
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"se: already here, {wrong}\n", "")
+
+
 def test_offline_download_is_a_clear_error_via_the_cli(private_cache) -> None:
     proc = run_cli("data", "weights", "sample", env={"SHROOMS_WEIGHTS_URL": "http://127.0.0.1:9"})
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
