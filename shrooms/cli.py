@@ -289,6 +289,31 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_listening(args: argparse.Namespace) -> int:
+    """The blind listening test's votes per pair of taggers (cast on the app's Listen page)."""
+    from .listening import report as listening_report
+    collection = load_collection(args.collection)
+    result = listening_report(collection)
+    if args.json:
+        print_json(result)
+        return 0
+    if not result["votes"]:
+        print(f"{collection.name}: no listening votes yet (cast them on the app's Listen page)")
+        return 0
+    print(f"{collection.name}: {result['votes']} votes from {result['sessions']} listening sessions; share = "
+          f"decided votes (not 'same') whose closer track was the first tagger's neighbour, "
+          f"{result['confidence']:.0%} {result['interval'].split(' of ')[0]}")
+    print(f"{'pair':<34}{'votes':>6}{'wins':>9}{'same':>6}{'share':>7}{'interval':>16}{'p':>7}")
+    for pair in result["pairs"]:
+        names = " vs ".join(TAGGERS[k].name if k in TAGGERS else k for k in (pair["a"], pair["b"]))
+        share = "" if pair["fraction_a"] is None else f"{pair['fraction_a']:.2f}"
+        ci = "" if pair["ci_low"] is None else f"{pair['ci_low']:.2f}–{pair['ci_high']:.2f}"
+        p = "" if pair["p_value"] is None else f"{pair['p_value']:.3f}"
+        print(f"{names:<34}{pair['votes']:>6}{pair['wins_a']:>4} – {pair['wins_b']:<2}{pair['same']:>6}{share:>7}"
+              f"{ci:>16}{p:>7}")
+    return 0
+
+
 def cmd_data_gtzan(args: argparse.Namespace) -> int:
     """Download and extract GTZAN."""
     print(f"GTZAN is in {download_gtzan(args.to, args.url, args.sha256)}")
@@ -388,6 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--out", type=Path, default=None, metavar="FILE", help="default: standard output")
     ex.set_defaults(run=cmd_export)
+
+    li = sub.add_parser("listening", help="the blind listening test's votes per pair of taggers, with "
+                        "confidence intervals")
+    add_collection(li)
+    li.add_argument("--json", action="store_true", help="print one JSON object")
+    li.set_defaults(run=cmd_listening)
 
     data = sub.add_parser("data", help="download weights and datasets")
     data_sub = data.add_subparsers(dest="what", required=True)
