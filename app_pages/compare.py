@@ -5,6 +5,7 @@ the score table and confusion matrices."""
 import streamlit as st
 
 from shrooms import views
+from shrooms.audio import text_path
 from shrooms.app import session
 from shrooms.taggers import TAGGERS
 
@@ -73,7 +74,7 @@ if pairs:
     for row in pair["disagree"]:
         left, right = st.columns([2, 3])
         left.write(f"`{row['id']}` · {row['label'] or 'unlabelled'} · overlap {row['overlap']:.2f}")
-        data, mime = session.audio(next(str(t.path) for t in coll.tracks if t.id == row["id"]))
+        data, mime = session.audio(next(text_path(t.path) for t in coll.tracks if t.id == row["id"]))
         right.audio(data, format=mime)
 
 if coll.labels:

@@ -120,11 +120,9 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     """Tags and embeddings of every track, for every selected tagger, into the cache."""
     collection = load_collection(args.collection)
     if args.engine == "ray":
-        if args.repair:
-            precompute(collection, [], show_bar=False, repair=True)  # set a damaged database aside first
         from .ray_engine import precompute_ray
         summary = precompute_ray(collection, model_keys(args.models), address=args.address,
-                                 threads_per_actor=args.threads_per_actor)
+                                 threads_per_actor=args.threads_per_actor, repair=args.repair)
     else:
         if args.address or args.threads_per_actor:
             raise ShroomsError("--address and --threads-per-actor are for a Ray cluster: use them with --engine ray")
@@ -366,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --engine ray: a running cluster's address (default: start a local one)")
     pre.add_argument("--threads-per-actor", type=positive_int, default=None, metavar="N",
                      help="with --engine ray: torch threads per tagger actor, one actor per N CPUs (default 1; "
-                          "each actor holds the models)")
+                          "each actor holds the models); the rows equal a local run's with N torch threads, bit for bit")
     pre.set_defaults(run=cmd_precompute)
 
     rep = sub.add_parser("report", help="cluster and score each tagger's embeddings against the labels")

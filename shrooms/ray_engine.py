@@ -3,11 +3,19 @@
 Ray Data reads the list of tracks still to do (tracks whose rows are valid for every selected tagger are
 never sent), decodes them in CPU tasks, runs each tagger in an actor pool (one actor per GPU when the
 cluster has GPUs, else per CPU slot), and streams the results back to the driver, which commits them to
-the store exactly as the local engine does, one transaction per track and tagger. The same code runs the
-same models on the same samples, so the rows are bit-identical to the local engine's (a chunk's result
-never depends on its batch-mates or on the thread count). Ray retries a task or an actor that dies; a
-killed driver loses only what it had not committed, and the next run resumes. Each row carries the sha256
-of the weights that computed it: a worker with other weights than the driver stops the run.
+the store exactly as the local engine does, one transaction per track. The driver claims every track it
+sends, as the local engine does, so runs of either engine share a collection: tracks another live run
+holds are left to it and waited for, tracks of a run that stopped are taken over. Ray retries a task or
+an actor that dies; a killed driver loses only what it had not committed, and the next run resumes. Each
+row carries the sha256 of the weights that computed it: a worker with other weights than the driver stops
+the run.
+
+The same code runs the same models on the same samples in the same fixed-size batches, so on the same
+kind of CPU the rows equal the local engine's bit for bit when the actors use as many torch threads as
+the local run (`--threads-per-actor N` and a local run with N threads: `OMP_NUM_THREADS=N`, or torch's
+default of one per core). With other thread counts (by default one per actor) they may differ in the last
+bits: oneDNN picks its convolution kernels by CPU and, on some CPUs, by thread count, and two kernels
+round differently (tags and embeddings then agree within 1e-5).
 
 On a real cluster: start Ray on every machine (`ray start --head` on one, `ray start --address HEAD:6379`
 on the others), keep the audio on storage every node mounts at the same path, put the weights on every
@@ -26,7 +34,7 @@ import re
 import socket
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -37,8 +45,9 @@ from .errors import AudioError, ShroomsError
 # Ray's worker processes import this module to run `decode_row` and `TaggerActor`: its top level stays light
 # (no torch, no store), so a decoding worker starts in a fraction of a second. The rest is imported where used.
 if TYPE_CHECKING:
-    from .collections import Collection
+    from .collections import Collection, Track
     from .precompute import Progress, Summary
+    from .store import Store
     from .taggers import Tagger
 
 
@@ -72,8 +81,7 @@ def decode_row(row: dict[str, Any]) -> dict[str, Any]:
 
 class TaggerActor:
     """Ray actor: the selected taggers, each loaded once in `precision`, run over each decoded track with
-    `threads` torch threads (a chunk's result does not depend on the thread count: checked bit for bit).
-    A row leaves with its chunk outputs, its number of samples (not the samples) and the sha256 of the
+    `threads` torch threads (the rows of a local run with as many threads, bit for bit). A row leaves with its chunk outputs, its number of samples (not the samples) and the sha256 of the
     weights that computed them."""
 
     def __init__(self, keys: list[str], threads: int, precision: str):
@@ -170,45 +178,95 @@ def crash_once() -> None:
 
 def precompute_ray(collection: Collection, keys: list[str] | None = None, address: str | None = None,
                    num_cpus: int | None = None, threads_per_actor: int | None = None,
-                   progress: Progress | None = None, show_bar: bool = True) -> Summary:
+                   progress: Progress | None = None, show_bar: bool = True, repair: bool = False) -> Summary:
     """Fill the store for `collection` and the taggers `keys` on a Ray cluster (a local one unless
-    `address` names a running cluster); the driver commits every result. Each actor runs every selected
-    tagger with `threads_per_actor` torch threads (default 1); one actor per GPU where there are GPUs, else
-    one per that many CPUs. Every actor holds the models (about 0.6 GB for fcn, musicnn and crnn): on a
-    node with many cores and little memory, give more threads per actor. Returns what was done."""
-    from .precompute import Summary, still_to_do
+    `address` names a running cluster); the driver claims the tracks (as the local engine does) and commits
+    every result. Each actor runs every selected tagger with `threads_per_actor` torch threads (default 1);
+    one actor per GPU where there are GPUs, else one per that many CPUs. Every actor holds the models
+    (about 0.6 GB for fcn, musicnn and crnn): on a node with many cores and little memory, give more
+    threads per actor. `repair` first sets a damaged database aside and keeps what is readable of it
+    (`Store.repair`). Returns what was done."""
+    from .precompute import WAIT, Summary, still_to_do
     from .store import Store
-    from .taggers import available_taggers, pool
+    from .taggers import available_taggers
 
-    ray = ray_module()
     start = time.perf_counter()
     taggers, missing = available_taggers(keys)
     summary = Summary(collection.name, unavailable=missing)
     store = Store(collection)
-    todo, valid, summary.cached = still_to_do(store, taggers, collection)
+    if repair:
+        summary.repaired = store.repair()
+    todo, _, summary.cached = still_to_do(store, taggers, collection)
     if not todo:
         summary.failed = store.failures()
         store.close()
         summary.seconds = time.perf_counter() - start
         return summary
+    ray = ray_module()
     started_here = not ray.is_initialized()
-    bar = None
+    bar, done, total = None, 0, len(todo)
+
+    def advance() -> None:
+        nonlocal done
+        done += 1
+        if bar is not None:
+            bar.update(1)
+        if progress:
+            progress(done, total, time.perf_counter() - start)
+
     try:
         if started_here:
             join_or_start(ray, address, num_cpus)
+        bar = tqdm(total=total, unit="track", desc=f"precompute {collection.name} (ray)") if show_bar else None
+        with store.lease():  # the claims stay this run's however long a pass takes
+            while todo:
+                mine, busy = {}, []
+                for track in todo:  # claimed before they are sent, as the local engine claims before decoding
+                    status, lacking = store.claim(track, taggers)
+                    if status == "mine":
+                        mine[track.id] = (track, lacking)
+                    elif status == "busy":  # another live run computes it: wait for it
+                        busy.append(track)
+                    else:  # done or failed by another run meanwhile
+                        summary.cached += status == "done"
+                        advance()
+                if mine:
+                    compute_claimed(ray, store, taggers, mine, threads_per_actor, summary, advance)
+                if busy:
+                    time.sleep(WAIT)
+                todo = busy
+        summary.failed = store.failures()
+        summary.taken_over = dict(store.taken_over)
+    finally:
+        store.close()
+        if bar is not None:
+            bar.close()
+        if started_here and ray.is_initialized():
+            ray.shutdown()
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def compute_claimed(ray, store: Store, taggers: dict[str, Tagger], mine: dict[str, tuple[Track, list[str]]],
+                    threads_per_actor: int | None, summary: Summary, advance: Callable[[], None]) -> None:
+    """One pass over the cluster: tag the tracks this run has claimed, `mine` ({id: (track, the keys of the
+    taggers it lacks)}), commit each as it comes back (calling `advance`), and release the claims of those
+    it could not commit."""
+    from .taggers import pool
+
+    left = dict(mine)
+    try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # shrooms' own bar counts committed tracks
         context.print_on_execution_start = False
-        done = 0
-        bar = tqdm(total=len(todo), unit="track", desc=f"precompute {collection.name} (ray)") if show_bar else None
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
         # one single-threaded actor per CPU by default: on 2 cores, 288 tracks took 90.6 s that way and
         # 103 s with one 2-thread actor (torch's threads wait on each other and on the decoding beside them)
         threads = min(cpus, threads_per_actor or 1)
         actors = gpus or max(1, cpus // threads)
-        ds = ray.data.from_items([{"id": t.id, "path": str(t.path)} for t in todo],
-                                 override_num_blocks=min(len(todo), 200))
+        ds = ray.data.from_items([{"id": t.id, "path": str(t.path)} for t, _ in mine.values()],
+                                 override_num_blocks=min(len(mine), 200))
         # decoding is light next to the models: its tasks take no CPU slot, like the local engine's decode
         # thread beside inference, but at most two per actor run at once (a task that needs no CPU is
         # otherwise started for every block at once, each in a worker process of its own)
@@ -218,41 +276,35 @@ def precompute_ray(collection: Collection, keys: list[str] | None = None, addres
         precision = next(iter(taggers.values())).precision
         ds = ds.map_batches(TaggerActor, fn_constructor_kwargs={"keys": list(taggers), "threads": threads,
                                                                 "precision": precision},
-                            batch_size=tracks_per_call(len(todo), actors), batch_format="numpy",
+                            batch_size=tracks_per_call(len(mine), actors), batch_format="numpy",
                             compute=ray.data.ActorPoolStrategy(size=actors),
                             **({"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": threads}))
-        by_id = {t.id: t for t in todo}
         for row in worker_rows(ray, ds):
-            track = by_id[row["id"]]
+            track, lacking = left[row["id"]]
             state = (int(row["size"]), int(row["mtime_ns"]))
             if row["error"]:
                 store.fail(track, state, row["error"])
             elif row["changed"]:
                 summary.changed.append(track.id)  # not stored: recomputed next run
+                store.release(track)
             else:
                 for key, tagger in taggers.items():
                     if row[f"{key}_weights"] != tagger.weights_sha256:
                         raise ShroomsError(f"a Ray worker computed {tagger.spec.name} with other weights than "
                                            f"this machine's (sha256 {str(row[f'{key}_weights'])[:12]}… vs "
                                            f"{tagger.weights_sha256[:12]}…): put the same weights on every node")
-                outputs = {tagger: pool(np.asarray(row[f"{key}_chunk_tags"], np.float32),
-                                        np.asarray(row[f"{key}_chunk_embeddings"], np.float32))
-                           for key, tagger in taggers.items() if track.id not in valid[key]}
+                outputs = {taggers[key]: pool(np.asarray(row[f"{key}_chunk_tags"], np.float32),
+                                              np.asarray(row[f"{key}_chunk_embeddings"], np.float32))
+                           for key in lacking}
                 store.commit(track, state, int(row["n_samples"]), outputs)
                 summary.warnings += [w for w in str(row["warnings"]).split("\n") if w]
                 summary.computed += 1
                 summary.audio_seconds += int(row["n_samples"]) / 16000
-            done += 1
-            if bar is not None:
-                bar.update(1)
-            if progress:
-                progress(done, len(todo), time.perf_counter() - start)
-        summary.failed = store.failures()
+            del left[track.id]
+            advance()
     finally:
-        store.close()
-        if bar is not None:
-            bar.close()
-        if started_here:
-            ray.shutdown()
-    summary.seconds = time.perf_counter() - start
-    return summary
+        for track, _ in left.values():  # not committed: free for the next run at once
+            try:
+                store.release(track)
+            except Exception:  # noqa: BLE001 - the error that stopped the pass is the one to report
+                break

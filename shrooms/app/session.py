@@ -16,6 +16,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import RerunException, StopException
 
 from .. import views
+from ..audio import text_path
 from ..agreement import model_agreement
 from ..analysis import confusion_for, report
 from ..collections import Collection, download_gtzan, find_gtzan, load_collection
@@ -372,7 +373,7 @@ def show_track(source: str, coll: Collection, key: str, track_id: str, version: 
         chunk = st.selectbox("Play from chunk", list(starts), key="explore_chunk",
                              format_func=lambda c: f"chunk {c} · from {views.clock(starts[c])}")
         start = int(starts.get(chunk, 0))
-    data, mime = audio(str(row.path))
+    data, mime = audio(text_path(row.path))  # text: any file name hashes and shows
     st.audio(data, format=mime, start_time=start)
     left, right = st.columns([2, 3])
     order = out.tags.argsort()[::-1][:8]
