@@ -13,7 +13,7 @@ SELECTION = "compare_selection"
 source, coll, version, available = session.open_page("Compare the taggers")
 if len(available) < 2:
     st.warning("Comparing needs at least two taggers with embeddings of this collection: compute them on the "
-               "Home page. Unavailable: " + "; ".join(session.unavailable_reason(coll, k)
+               "Home page. Unavailable: " + "; ".join(session.unavailable_reason(source, version, k)
                                                        for k in TAGGERS if k not in available))
     session.stop_page()
 

@@ -39,7 +39,7 @@ if key not in available:
         st.info(f"{TAGGERS[key].name}'s embeddings are being computed (progress in the sidebar): the map "
                 "appears as soon as they are done.")
     else:
-        st.warning(session.unavailable_reason(coll, key))
+        st.warning(session.unavailable_reason(source, version, key))
     session.stop_page()
 
 tags = None

@@ -20,8 +20,8 @@ from .errors import ShroomsError
 from .export import m3u8
 from .maps import features, get_map, segment_points, tag_axes, trajectory
 from .precompute import precompute
-from .status import BAD_WEIGHTS, NO_WEIGHTS, statuses
-from .store import Store
+from .status import BAD_WEIGHTS, NO_WEIGHTS, TaggerStatus, statuses
+from .store import Store, StoredResults
 from .study import model_study, ood_collection
 from .taggers import TAGGERS, load_tagger
 
@@ -37,11 +37,12 @@ def short_tag(tag: str) -> str:
     return tag.split("---")[-1]
 
 
-def tagger_status(collection: Collection) -> pd.DataFrame:
-    """Per tagger (`shrooms.status`): its state (ready, no weights, bad weights, not computed), whether its
-    weights load, and how many of the collection's tracks have stored embeddings."""
+def tagger_status(collection: Collection, states: dict[str, TaggerStatus] | None = None) -> pd.DataFrame:
+    """Per tagger (`shrooms.status`; `states`: `statuses(collection)` already computed): its state (ready,
+    no weights, bad weights, not computed), whether its weights load, and how many of the collection's
+    tracks have stored embeddings."""
     rows = []
-    for key, state in statuses(collection).items():
+    for key, state in (statuses(collection) if states is None else states).items():
         spec = TAGGERS[key]
         weights = {NO_WEIGHTS: "weights not available", BAD_WEIGHTS: "bad weights"}.get(state.state, "available")
         rows.append({"key": spec.key, "tagger": spec.name, "status": state.state, "weights": weights,
@@ -50,6 +51,12 @@ def tagger_status(collection: Collection) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def waiting_files(states: dict[str, TaggerStatus], unreadable: int = 0) -> int:
+    """How many of the collection's files wait for a precompute: the most tracks any tagger that has been
+    computed on it (its weights load, ≥ 1 stored track) still lacks: new files, and files changed since
+    (their rows no longer match), less the `unreadable` ones (known failures, never stored)."""
+    lacking = [s.total - s.stored for s in states.values() if s.has_weights and s.stored > 0]
+    return max(max(lacking, default=0) - unreadable, 0)
 
 
 def map_figure(frame: pd.DataFrame, colour: pd.Series, dims: int = 2, title: str = "",
@@ -174,26 +181,29 @@ def clock(seconds: float) -> str:
 
 
 def projected(collection: Collection, key: str, rows: np.ndarray, space: str, method: str, dims: int,
-              tags: tuple[str, str] | None = None, many: bool = False) -> np.ndarray:
+              tags: tuple[str, str] | None = None, many: bool = False,
+              results: StoredResults | None = None) -> np.ndarray:
     """Rows of `space` (n, D or 50) placed on a map: the fitted map's transform (`trajectory`; `many`:
     `segment_points`, all in one call), or for `method="tags"` the two tags' probabilities (rows must
-    then be tag probabilities)."""
+    then be tag probabilities). The map is the one fitted on `results` (the stored rows the caller shows;
+    read here when not given)."""
     if method == "tags":
         return tag_axes(rows, *tags, names=TAGGERS[key].tags)
-    fitted = get_map(collection, key, method, dims, space=space)
+    fitted = get_map(collection, key, method, dims, space=space, results=results)
     return segment_points(fitted, rows) if many else trajectory(fitted, rows)
 
 
 def map_frame(collection: Collection, key: str, method: str = "tsne", dims: int = 2, space: str = "embedding",
-              tags: tuple[str, str] | None = None) -> pd.DataFrame:
+              tags: tuple[str, str] | None = None, results: StoredResults | None = None) -> pd.DataFrame:
     """One row per stored track: id, label, path, x, y(, z), its top tag and a hover text with the top 3.
     `method` is "tsne" or "pca" (of `space`: "embedding" or "taggram"), or "tags": x = P(tags[0]),
-    y = P(tags[1]) exactly (2-D only)."""
-    results = Store(collection).load(key)
+    y = P(tags[1]) exactly (2-D only). The store is read once (not at all with `results`, the rows already
+    read): the map is fitted on the very rows the frame lists."""
+    results = Store(collection).load(key) if results is None else results
     if method == "tags":
         coords = tag_axes(results.tags, *tags, names=TAGGERS[key].tags)
     else:
-        fitted = get_map(collection, key, method, dims, space=space)
+        fitted = get_map(collection, key, method, dims, space=space, results=results)
         position = {track_id: i for i, track_id in enumerate(fitted.ids_)}
         coords = fitted.embedding_[[position[i] for i in results.tracks["id"]]]
     names = TAGGERS[key].tags
@@ -219,15 +229,18 @@ def cluster_captions(tags: np.ndarray, clusters: np.ndarray, key: str, n: int = 
 
 
 def colour_values(collection: Collection, key: str, frame: pd.DataFrame, by: str, tag: str | None = None,
-                  k: int | None = None, space: str = "embedding") -> pd.Series:
+                  k: int | None = None, space: str = "embedding", results: StoredResults | None = None) -> pd.Series:
     """The value each point is coloured by: its label, k-means cluster (of `space`, named by its
     distinguishing tags: the legend then reads "cluster 3: metal, electricguitar, energetic"), top tag, or
-    one tag's probability."""
+    one tag's probability. `results`: the rows `frame` was made of (`map_frame(results=…)`); read here
+    when not given, and refused when they are not the frame's tracks."""
     if by == "label":
         return frame["label"]
     if by == "top tag":
         return frame["top tag"]
-    results = Store(collection).load(key)
+    results = Store(collection).load(key) if results is None else results
+    if list(results.tracks["id"]) != list(frame["id"]):
+        raise ShroomsError(f"{collection.name}: the stored {key} rows changed while the map was drawn: reload")
     if by == "tag probability":
         return pd.Series(results.tags[:, TAGGERS[key].tags.index(tag)], index=frame.index)
     k = min(k or max(2, len(collection.labels) or 8), len(frame))  # never more clusters than stored tracks
@@ -237,34 +250,37 @@ def colour_values(collection: Collection, key: str, frame: pd.DataFrame, by: str
 
 
 def track_trajectory(collection: Collection, key: str, track_id: str, method: str = "tsne", dims: int = 2,
-                     space: str = "embedding", tags: tuple[str, str] | None = None) -> pd.DataFrame:
+                     space: str = "embedding", tags: tuple[str, str] | None = None,
+                     results: StoredResults | None = None) -> pd.DataFrame:
     """A stored track's path over the map: one row per chunk in time order (chunk, start in s, x, y(, z)),
-    each chunk placed with the map's own transform (`maps.trajectory`)."""
+    each chunk placed with the map's own transform (`maps.trajectory`; the map of `results`, the rows
+    shown, when given)."""
     out = Store(collection).read(key, track_id)
     if out is None:
         raise ShroomsError(f"{track_id} has no stored {key} chunks")
     row = next(t for t in collection.tracks if t.id == track_id)
     n_samples = round((row.duration or 0) * SAMPLE_RATE)
     starts = np.array(chunk_starts(n_samples, TAGGERS[key].input_length)[:len(out.chunk_tags)]) / SAMPLE_RATE
-    return chunk_path(collection, key, out, starts, method, dims, space, tags)
+    return chunk_path(collection, key, out, starts, method, dims, space, tags, results)
 
 
 def upload_trajectory(collection: Collection, key: str, data: bytes, name: str = "upload",
                       method: str = "tsne", dims: int = 2, space: str = "embedding",
-                      tags: tuple[str, str] | None = None) -> pd.DataFrame:
+                      tags: tuple[str, str] | None = None, results: StoredResults | None = None) -> pd.DataFrame:
     """A new song's path over a collection's map (`track_trajectory` for audio that is not stored): the
-    song tagged chunk by chunk by `key`, each chunk placed with the map's transform."""
+    song tagged chunk by chunk by `key`, each chunk placed with the map's transform (of `results`)."""
     samples = decode(data, name=name).samples
     out = load_tagger(key).tag(samples)
     starts = np.array(chunk_starts(len(samples), TAGGERS[key].input_length)[:len(out.chunk_tags)]) / SAMPLE_RATE
-    return chunk_path(collection, key, out, starts, method, dims, space, tags)
+    return chunk_path(collection, key, out, starts, method, dims, space, tags, results)
 
 
 def chunk_path(collection: Collection, key: str, out, starts: np.ndarray, method: str, dims: int, space: str,
-               tags: tuple[str, str] | None) -> pd.DataFrame:
-    """A TrackOutput's chunks (in `space`) placed on a map, as a frame: chunk, start (s), x, y(, z)."""
+               tags: tuple[str, str] | None, results: StoredResults | None = None) -> pd.DataFrame:
+    """A TrackOutput's chunks (in `space`) placed on a map (of `results`), as a frame: chunk, start (s),
+    x, y(, z)."""
     rows = out.chunk_tags if (space == "taggram" or method == "tags") else out.chunk_embeddings
-    coords = projected(collection, key, rows, space, method, dims, tags)
+    coords = projected(collection, key, rows, space, method, dims, tags, results=results)
     frame = pd.DataFrame({"chunk": np.arange(len(coords)), "start": np.asarray(starts, dtype=float)})
     for axis, values in zip("xyz", np.asarray(coords).T):
         frame[axis] = values
@@ -288,12 +304,13 @@ def add_trajectory(fig: go.Figure, path: pd.DataFrame, name: str, dims: int = 2,
 
 
 def segments_frame(collection: Collection, key: str, method: str = "tsne", dims: int = 2,
-                   space: str = "embedding", tags: tuple[str, str] | None = None) -> pd.DataFrame:
+                   space: str = "embedding", tags: tuple[str, str] | None = None,
+                   results: StoredResults | None = None) -> pd.DataFrame:
     """Every stored chunk as its own point (`maps.segment_points`): id, label, path, chunk, start (s),
-    x, y(, z) and a hover text."""
+    x, y(, z) and a hover text; placed on the map of `results` (the rows shown)."""
     frame, embs, chunk_tags = Store(collection).segments(key)
     rows = chunk_tags if (space == "taggram" or method == "tags") else embs
-    coords = projected(collection, key, rows, space, method, dims, tags, many=True)
+    coords = projected(collection, key, rows, space, method, dims, tags, many=True, results=results)
     frame["label"] = frame["label"].fillna("(unlabelled)")
     for axis, values in zip("xyz", coords.T):
         frame[axis] = values
@@ -308,10 +325,12 @@ def chunks_per_track(collection: Collection, key: str) -> float:
     return float(frame.groupby("id").size().median()) if len(frame) else 0.0
 
 
-def label_tag_figure(collection: Collection, key: str, measure: str = "lift") -> go.Figure:
+def label_tag_figure(collection: Collection, key: str, measure: str = "lift",
+                     results: StoredResults | None = None) -> go.Figure:
     """A labels × tags heatmap of the collection's tag profiles (`analysis.tag_profiles`): each label's mean
-    tag probability as a lift over (inside / overall) or difference from (inside - overall) the collection's."""
-    results = Store(collection).load(key)
+    tag probability as a lift over (inside / overall) or difference from (inside - overall) the collection's
+    (of `results`, the stored rows, when read already)."""
+    results = Store(collection).load(key) if results is None else results
     mask = results.tracks["label"].notna().to_numpy()
     if mask.sum() < 2:
         raise ShroomsError(f"{collection.name} has no labels: the label × tag profile needs sub-folders")
@@ -371,13 +390,14 @@ def selection_files(frame: pd.DataFrame, ids: list[str]) -> tuple[str, bytes]:
 
 
 def study_models(collection: Collection, folder: str | Path, keys: list[str], seed: int = 0,
-                 space: str = "embedding") -> tuple[Collection, dict]:
+                 space: str = "embedding", results: dict[str, StoredResults] | None = None) -> tuple[Collection, dict]:
     """`shrooms.study` for the app: the OOD folder (sub-folders = groups) and its result, with every new
     track's place on each tagger's 2-D t-SNE map. `keys`: taggers ready on `collection` (the app's
-    `stored_keys`)."""
+    `stored_keys`); `results`: their stored rows ({key: rows}) when read already."""
     ood = ood_collection(folder)
     precompute(ood, keys, show_bar=False)
-    return ood, {key: model_study(collection, ood, key, seed, space, 10) for key in keys}
+    given = results or {}
+    return ood, {key: model_study(collection, ood, key, seed, space, 10, results=given.get(key)) for key in keys}
 
 
 def study_table(models: dict) -> pd.DataFrame:

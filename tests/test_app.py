@@ -202,7 +202,7 @@ def test_cluster_colouring_with_fewer_tracks_than_clusters(tmp_path) -> None:
 def test_a_page_error_is_one_line_not_a_traceback(demo_collection, monkeypatch) -> None:
     """The error boundary in app.py: an unexpected error in a page is one st.error line; details only
     with SHROOMS_DEBUG=1."""
-    monkeypatch.setattr("shrooms.views.tagger_status", lambda coll: 1 / 0)
+    monkeypatch.setattr("shrooms.views.tagger_status", lambda coll, states=None: 1 / 0)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.run()
     assert not at.exception

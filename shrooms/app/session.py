@@ -1,14 +1,14 @@
-"""The app's shared Streamlit glue: cached loaders (data with `st.cache_data`, collections with
-`st.cache_resource`; models are loaded once per process by `shrooms.taggers.load_tagger` itself, for the
-CLI and the app alike), the collection picker, and precompute with a progress bar. Pages stay layout-only."""
+"""The app's shared Streamlit glue for the pages: the error boundary, the collection picker and a page's
+head, URL state, and the track and selection widgets. Pages stay layout-only and call everything through
+this module; the parts live by job in `folders` (which folders may be opened, collections rescanned when
+their folder changes), `loaders` (the cached views, keyed by what they show) and `queue` (precompute one
+tagger per run, downloads)."""
 
 from __future__ import annotations
 
 import os
 import threading
-import time
 import traceback
-from pathlib import Path
 from typing import Callable
 
 import pandas as pd
@@ -16,22 +16,21 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import RerunException, StopException
 
 from .. import views
-from ..audio import text_path
-from ..agreement import model_agreement
-from ..analysis import confusion_for, report
-from ..collections import Collection, download_gtzan, find_gtzan, load_collection
-from ..precompute import precompute
+from ..audio import fs_path, text_path
+from ..collections import Collection, find_gtzan
 from ..errors import ShroomsError
 from ..place import nearest
-from ..status import NOT_COMPUTED, status, statuses
+from ..status import NOT_COMPUTED
 from ..store import Store
-from ..study import study_figure
-from ..taggers import TAGGERS, current_sha256, download_weights
+from ..taggers import TAGGERS
+from .folders import REFUSED, SYSTEM_FOLDERS, allowed_folder, library_roots, open_collection  # noqa: F401
+from .loaders import (agreement, chunks_per_track, collection, colours, confusion, fingerprint, label_tags,  # noqa: F401
+                      map_frame, rows, scores, segments, statuses, study, trajectory, upload_trajectory)
+from .loaders import audio as _audio
+from .queue import (QUEUE_KEY, byte_progress, continue_precompute, get_gtzan, get_weights,  # noqa: F401
+                    queue_precompute, run_precompute, running_tagger)
 
 COLLECTION_KEY = "collection_spec"
-QUEUE_KEY = "precompute_queue"
-REFUSED = "not allowed or not found"
-SYSTEM_FOLDERS = ("proc", "sys", "dev", "run", "boot", "etc")
 
 
 class PageStopped(Exception):
@@ -74,118 +73,22 @@ def run_page(run: Callable[[], object]) -> None:
         _routed.active = False
 
 
-@st.cache_resource(show_spinner="Loading the collection (on first start the demo is synthesised: about 10 s)…")
-def collection(source: str) -> Collection:
-    return load_collection(source)
-
-
-def fingerprint(coll: Collection) -> str:
-    """Changes whenever any tagger's stored results or weights change, so cached views refresh after a
-    precompute or a weights swap."""
-    return "|".join([Store(coll).revision()] + [f"{key}:{current_sha256(tagger)}" for key, tagger in TAGGERS.items()])
-
-
-@st.cache_data(show_spinner="Drawing the map…", max_entries=64)
-def map_frame(source: str, key: str, method: str, dims: int, _version: str, space: str = "embedding",
-              tags: tuple[str, str] | None = None) -> pd.DataFrame:
-    return views.map_frame(collection(source), key, method, dims, space, tags)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def colours(source: str, key: str, method: str, dims: int, by: str, tag: str | None, _version: str,
-            space: str = "embedding", tags: tuple[str, str] | None = None) -> pd.Series:
-    coll = collection(source)
-    return views.colour_values(coll, key, map_frame(source, key, method, dims, _version, space, tags), by, tag,
-                               space=space)
-
-
-@st.cache_data(show_spinner="Placing the track's chunks…", max_entries=256)
-def trajectory(source: str, key: str, track_id: str, method: str, dims: int, _version: str, space: str = "embedding",
-               tags: tuple[str, str] | None = None) -> pd.DataFrame:
-    return views.track_trajectory(collection(source), key, track_id, method, dims, space, tags)
-
-
-@st.cache_data(show_spinner="Tagging your track chunk by chunk…", max_entries=64)
-def upload_trajectory(source: str, key: str, digest: str, _data: bytes, name: str, _version: str) -> pd.DataFrame:
-    return views.upload_trajectory(collection(source), key, _data, name)
-
-
-@st.cache_data(show_spinner="Placing every chunk…", max_entries=16)
-def segments(source: str, key: str, method: str, dims: int, _version: str, space: str = "embedding",
-             tags: tuple[str, str] | None = None) -> pd.DataFrame:
-    return views.segments_frame(collection(source), key, method, dims, space, tags)
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def chunks_per_track(source: str, key: str, _version: str) -> float:
-    return views.chunks_per_track(collection(source), key)
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def label_tags(source: str, key: str, measure: str, _version: str):
-    return views.label_tag_figure(collection(source), key, measure)
-
-
-@st.cache_data(show_spinner="Comparing the taggers (CKA, neighbour overlap)…", max_entries=16)
-def agreement(source: str, keys: tuple[str, ...], space: str, _version: str) -> dict:
-    return model_agreement(collection(source), list(keys), space)
-
-
-@st.cache_data(show_spinner="Tagging the folder and placing its groups…", max_entries=8)
-def study(source: str, folder: str, keys: tuple[str, ...], _version: str) -> tuple[pd.DataFrame, dict]:
-    ood, models = views.study_models(collection(source), folder, list(keys))
-    figures = {key: study_figure(collection(source), ood, key, models[key]) for key in models}
-    return views.study_table(models), figures
-
-
-@st.cache_data(show_spinner="Scoring the taggers (clusters, kNN, probe)…", max_entries=16)
-def scores(source: str, keys: tuple[str, ...], _version: str) -> dict:
-    return report(collection(source), list(keys), seeds=(0, 1, 2))
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def confusion(source: str, key: str, _version: str) -> pd.DataFrame:
-    return confusion_for(collection(source), key)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
 def audio(path: str) -> tuple[bytes, str]:
-    return views.playable(path)
+    """A file's bytes for `st.audio` (cached per version of the file: a rewritten file plays anew)."""
+    stat = os.stat(fs_path(path))  # `path` may be a frame's text (`audio.text_path`) for a name that is not UTF-8
+    return _audio(path, stat.st_size, stat.st_mtime_ns)
 
 
-def stored_keys(coll: Collection) -> list[str]:
+def stored_keys(source: str, version: str) -> list[str]:
     """Taggers that are ready on this collection (`shrooms.status`: weights load, at least 4 stored tracks)."""
-    return [key for key, state in statuses(coll).items() if state.ready]
+    return [key for key, state in statuses(source, version).items() if state.ready]
 
 
-def library_roots() -> list[Path]:
-    """The folders `SHROOMS_LIBRARY_ROOTS` (colon-separated) allows the folder box to open; [] = any."""
-    return [Path(p).expanduser().resolve() for p in os.environ.get("SHROOMS_LIBRARY_ROOTS", "").split(":") if p]
-
-
-def allowed_folder(path: str) -> str:
-    """`path` resolved, if it is a folder the app may open: under a library root when roots are set, never
-    `/` or a system folder. Outside the roots and missing give the SAME one-line error, so the box cannot
-    be used to probe which folders exist."""
-    resolved = Path(path).expanduser().resolve()
-    roots = library_roots()
-    if roots and not any(resolved.is_relative_to(root) for root in roots):
-        raise ShroomsError(f"{path}: {REFUSED}")
-    if not resolved.is_dir():
-        raise ShroomsError(f"{path}: {REFUSED}")
-    if resolved == Path(resolved.anchor) or resolved.parts[1] in SYSTEM_FOLDERS:
-        raise ShroomsError(f"{path}: a system folder, not a music folder: pick the folder holding your music")
-    return str(resolved)
-
-
-def open_collection(source: str) -> Collection:
-    """`demo`, `gtzan` or an allowed folder → the (cached) collection, or a one-line ShroomsError."""
-    return collection(source if source in ("demo", "gtzan") else allowed_folder(source))
-
-
-def pick_collection() -> tuple[str, Collection]:
+def pick_collection() -> tuple[str, Collection, str]:
     """Sidebar picker: the demo, GTZAN when found, or a folder path. Remembered across pages and kept
-    in the URL (`?collection=`); a link naming a collection that is not here falls back with a note."""
+    in the URL (`?collection=`); a link naming a collection that is not here falls back with a note.
+    Returns (source, the collection as its folder holds it now, its `fingerprint`: the version that keys
+    every view of this run)."""
     options = ["demo"] + (["gtzan"] if find_gtzan() else []) + ["folder"]
     if COLLECTION_KEY not in st.session_state and "collection" in st.query_params:
         wanted = st.query_params["collection"]
@@ -207,107 +110,19 @@ def pick_collection() -> tuple[str, Collection]:
             stop_page()
         source = path
     try:
-        coll = open_collection(source)
+        opened = open_collection(source)
     except ShroomsError as exc:
         st.sidebar.error(str(exc))
         stop_page()
+    coll, version = opened.collection, fingerprint(opened)
     st.session_state[COLLECTION_KEY] = source
     st.query_params["collection"] = source
     if source == "demo" and not st.session_state.get("demo_started"):
         st.session_state["demo_started"] = True  # first start: compute the demo on the spot, fcn first
-        status = views.tagger_status(coll)
+        status = views.tagger_status(coll, statuses(source, version))
         queue_precompute(source, list(status[(status["weights"] == "available") & ~status["complete"]]["key"]))
     st.sidebar.caption(f"{coll.name}: {len(coll.tracks)} tracks, {len(coll.labels)} labels")
-    return source, coll
-
-
-def run_precompute(coll: Collection, keys: list[str], what: str | None = None) -> None:
-    """Precompute with an `st.progress` bar and an ETA, then refresh the cached views."""
-    what = what or f"Computing embeddings of {coll.name}"
-    bar = st.progress(0.0, text=f"{what}…")
-
-    def progress(done: int, total: int, elapsed: float) -> None:
-        eta = elapsed / max(done, 1) * (total - done)
-        bar.progress(done / max(total, 1), text=f"{what}: {done} / {total} tracks · "
-                                                 f"{done / max(elapsed, 1e-9):.1f} tracks/s · about {eta:.0f} s left")
-
-    summary = precompute(coll, keys, progress=progress, show_bar=False)
-    bar.empty()
-    st.toast(summary.lines()[0])
-
-
-def queue_precompute(source: str, keys: list[str]) -> None:
-    """Ask for `keys` to be computed on collection `source`, one tagger at a time (see `continue_precompute`)."""
-    queue = st.session_state.setdefault(QUEUE_KEY, [])
-    queue.extend((source, k) for k in keys if (source, k) not in queue)
-
-
-def continue_precompute() -> None:
-    """Run the next queued tagger, then rerun: the pages show each tagger's map as soon as it is done,
-    and the sidebar says which tagger is running. Called by app.py after the page has been drawn, so the
-    page stays usable; an interaction interrupts it and the next run resumes (the store keeps what is done)."""
-    queue = st.session_state.get(QUEUE_KEY, [])
-    if not queue:
-        return
-    source, key = queue[0]
-    coll = open_collection(source)
-    with st.sidebar:
-        st.caption(f"Computing {TAGGERS[key].name} on {coll.name} ({len(queue)} of the queued taggers left)")
-        run_precompute(coll, [key], what=f"{TAGGERS[key].name}")
-    queue.pop(0)
-    st.rerun()
-
-
-def running_tagger(source: str) -> str | None:
-    """The tagger being (or next to be) computed on collection `source`, if any."""
-    return next((key for where, key in st.session_state.get(QUEUE_KEY, []) if where == source), None)
-
-
-def byte_progress(label: str) -> Callable[[int, int | None], None]:
-    """An `st.progress` bar for `download.fetch`: bytes, speed and time left, redrawn at most 5 times a second."""
-    bar = st.progress(0.0, text=f"{label}: connecting…")
-    start, last = time.perf_counter(), [0.0]
-    first: list[int] = []
-
-    def progress(done: int, total: int | None) -> None:
-        now = time.perf_counter()
-        if not first:
-            first.append(done)  # a resumed download starts with the bytes it already has
-        if now - last[0] < 0.2 and done != total:
-            return
-        last[0] = now
-        speed = (done - first[0]) / max(now - start, 1e-9)
-        text = f"{label}: {done / 1e6:.1f}" + (f" / {total / 1e6:.1f} MB" if total else " MB")
-        text += f" · {speed / 1e6:.1f} MB/s"
-        if total and speed > 0:
-            text += f" · about {(total - done) / speed:.0f} s left"
-        bar.progress(min(done / total, 1.0) if total else 0.0, text=text)
-
-    return progress
-
-
-def get_gtzan() -> bool:
-    """Download and extract GTZAN (URL from `$SHROOMS_GTZAN_URL`) with a progress bar; True when it is
-    there. A failure is one `st.error` line; the partial download is kept, so the next try resumes it."""
-    try:
-        download_gtzan(progress=byte_progress("GTZAN"))
-    except ShroomsError as exc:
-        st.error(str(exc).splitlines()[0])
-        return False
-    return True
-
-
-def get_weights(keys: list[str]) -> tuple[list[str], list[str]]:
-    """Download each tagger's weights (URL base from `$SHROOMS_WEIGHTS_URL`) with a progress bar.
-    Returns the keys now available and one line per tagger that failed."""
-    got, failed = [], []
-    for key in keys:
-        try:
-            download_weights(TAGGERS[key], progress=byte_progress(f"{TAGGERS[key].name} weights"))
-            got.append(key)
-        except ShroomsError as exc:
-            failed.append(f"{TAGGERS[key].name}: {str(exc).splitlines()[0]}")
-    return got, failed
+    return source, coll, version
 
 
 def from_url(widget: str, param: str, options: list, parse: Callable[[str], object] = str) -> None:
@@ -342,8 +157,9 @@ def tagger_label(key: str, available: list[str]) -> str:
     return name if key in available else f"{name} (unavailable)"
 
 
-def unavailable_reason(coll: Collection, key: str) -> str:
-    state = status(coll, key)
+def unavailable_reason(source: str, version: str, key: str) -> str:
+    """One line on why tagger `key` has no map of this collection (at `version`), and what to do."""
+    coll, state = collection(source, version), statuses(source, version)[key]
     if state.state == NOT_COMPUTED:
         return f"{coll.name} is not computed for {TAGGERS[key].name} yet: compute it on the Home page."
     return state.message
@@ -361,11 +177,14 @@ def show_neighbours(neighbours: list, heading: str = "Nearest tracks") -> None:
 
 def show_track(source: str, coll: Collection, key: str, track_id: str, version: str,
                path: pd.DataFrame | None = None) -> None:
-    """A collection track's details: player, top tags, nearest neighbours (each playable). With its
-    trajectory (`path`: chunk, start) and several chunks, a chunk picker: the player starts at that chunk."""
-    store = Store(coll)
+    """A collection track's details: player, top tags, nearest neighbours (each playable) among the rows the
+    map was drawn from. With its trajectory (`path`: chunk, start) and several chunks, a chunk picker: the
+    player starts at that chunk."""
     row = next(t for t in coll.tracks if t.id == track_id)
-    out = store.read(key, track_id)
+    out = Store(coll).read(key, track_id)
+    if out is None:  # its file changed (or its row went) since the map was drawn
+        st.info(f"{track_id} has changed since this map was drawn: reload the page to see it again.")
+        return
     st.subheader(f"{track_id}" + (f" · {row.label}" if row.label else ""))
     start = 0
     if path is not None and len(path) > 1:
@@ -380,7 +199,7 @@ def show_track(source: str, coll: Collection, key: str, track_id: str, version: 
     left.plotly_chart(views.tags_figure([(TAGGERS[key].tags[i], float(out.tags[i])) for i in order],
                                         f"{TAGGERS[key].name}: top tags"), width="stretch")
     with right:
-        near = [n for n in nearest(store.load(key), out.embedding[None, :], 6)[0] if n.id != track_id][:5]
+        near = [n for n in nearest(rows(source, key, version), out.embedding[None, :], 6)[0] if n.id != track_id][:5]
         show_neighbours(near)
 
 
@@ -397,9 +216,9 @@ def open_page(title: str, need: int = 0) -> tuple[str, Collection, str, list[str
     """A page's head: its title and the collection picker. Returns (source, collection, its fingerprint, the
     taggers with stored embeddings); with `need` ≥ 1, stops the page with one line when none is stored."""
     st.title(title)
-    source, coll = pick_collection()
-    available = stored_keys(coll)
+    source, coll, version = pick_collection()
+    available = stored_keys(source, version)
     if need and not available:
         st.warning("No tagger has embeddings of this collection yet: compute them on the Home page.")
         stop_page()
-    return source, coll, fingerprint(coll), available
+    return source, coll, version, available
