@@ -380,9 +380,10 @@ def duration(path: str | Path) -> float | None:
 
 def samples_promised(path: str | Path) -> int | None:
     """The 16-kHz samples `decode` gives for the file at `path` if it holds what its header says (exact
-    for WAV, FLAC, AIFF, AU, Ogg), or None when the header cannot be read or only estimates it (MPEG)."""
+    for WAV, FLAC, AIFF, AU, Ogg), or None when the header cannot be read or only estimates it (MPEG), or
+    `path` is no regular file (a FIFO would block the open: `decode` names what it is)."""
     try:
-        if Path(path).suffix.lower() == ".mp3":
+        if Path(path).suffix.lower() == ".mp3" or not_a_file(path):
             return None
         with sf.SoundFile(os.fsencode(path)) as f:
             if f.frames <= 0 or f.format == "MPEG":
