@@ -1,7 +1,7 @@
 """The app's folder policy: which folders the folder box may open (`SHROOMS_LIBRARY_ROOTS`, never `/` or
-a system folder), and the collection behind a source, rescanned whenever its folder changes (a listing
-and one stat per file, compared on every run: files added, removed, renamed or rewritten by another
-process show up on the next run, without a restart)."""
+a system folder), and the collection behind a source, loaded again whenever its folder changes (checked on
+every run: a listing per folder and a stat per track; files added, removed, renamed or rewritten by
+another process show up on the next run, without a restart)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from ..collections import Collection, audio_files, load_collection
+from ..audio import AUDIO_EXTENSIONS
+from ..collections import Collection, load_collection
+from ..audio import text_path
 from ..config import cache_dir
 from ..errors import ShroomsError
 
@@ -30,33 +32,48 @@ def library_roots() -> list[Path]:
 def allowed_folder(path: str) -> str:
     """`path` resolved, if it is a folder the app may open: under a library root when roots are set, never
     `/` or a system folder. Outside the roots and missing give the SAME one-line error, so the box cannot
-    be used to probe which folders exist."""
-    resolved = Path(path).expanduser().resolve()
+    be used to probe which folders exist. Messages name `path` as given, never what it resolves to (a link
+    such as /proc/self/cwd would otherwise tell the server's working directory)."""
+    given = Path(os.path.abspath(Path(path).expanduser()))  # as typed: before links are followed
+    resolved = given.resolve()
     roots = library_roots()
     if roots and not any(resolved.is_relative_to(root) for root in roots):
         raise ShroomsError(f"{path}: {REFUSED}")
     if not resolved.is_dir():
         raise ShroomsError(f"{path}: {REFUSED}")
-    if resolved == Path(resolved.anchor) or resolved.parts[1] in SYSTEM_FOLDERS:
+    if any(p == Path(p.anchor) or p.parts[1] in SYSTEM_FOLDERS for p in (given, resolved)):
         raise ShroomsError(f"{path}: a system folder, not a music folder: pick the folder holding your music")
     return str(resolved)
 
 
 def folder_listing(root: Path) -> str:
-    """A 16-hex-digit fingerprint of the audio files below `root` (`collections.audio_files`): each one's
-    path, size and modification time. It changes when a file is added, removed, renamed or rewritten."""
+    """A 16-hex-digit fingerprint of the audio file names below `root` (hidden files and folders skipped, as
+    `collections.audio_files` does): one directory listing per folder, no stat per file. It changes when an
+    audio file is added, removed or renamed."""
     digest = hashlib.blake2b(digest_size=8)
-    for path in audio_files(Path(root)):
+    for folder, folders, files in os.walk(root):
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        names = sorted(f for f in files if not f.startswith(".") and os.path.splitext(f)[1].lower() in AUDIO_EXTENSIONS)
+        digest.update(b"\0".join(map(os.fsencode, [folder, *names])) + b"\n")
+    return digest.hexdigest()
+
+
+def track_states(collection: Collection) -> str:
+    """A 16-hex-digit fingerprint of the size and modification time of every track's file: it changes
+    when a file is rewritten in place (its duration may have changed) or goes."""
+    digest = hashlib.blake2b(digest_size=8)
+    for track in collection.tracks:
         try:
-            stat = path.stat()
-        except OSError:  # gone since the listing: the next run sees the folder without it
-            continue
-        digest.update(os.fsencode(path) + f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            stat = os.stat(track.path)
+            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        except OSError:
+            digest.update(b"gone\n")
     return digest.hexdigest()
 
 
 class Opened(NamedTuple):
-    """A collection as loaded, and the listing of its folder it was loaded from."""
+    """A collection as loaded, and what it was loaded from: `folder_listing-track_states` (checked on every
+    run: a directory listing per folder and a stat per track, about 25 ms for 1,000 tracks)."""
 
     collection: Collection
     listing: str
@@ -76,13 +93,14 @@ def opened(source: str) -> Opened:
     whenever its folder's listing changed since it was last loaded; else the one already loaded."""
     key = (source, str(cache_dir()))
     known = _registry().get(key, [])
-    before = folder_listing(known[-1].collection.root) if known else None
-    if known and before == known[-1].listing:
+    names = folder_listing(known[-1].collection.root) if known else None
+    if known and f"{names}-{track_states(known[-1].collection)}" == known[-1].listing:
         return known[-1]
     with st.spinner("Loading the collection (on first start the demo is synthesised: about 10 s)…"):
         coll = load_collection(source)
-    # listed before loading when the folder is known, so a file added meanwhile makes the next run reload
-    fresh = Opened(coll, before if before is not None else folder_listing(coll.root))
+    # the names as listed BEFORE loading (when the folder is known): a file added meanwhile makes the next
+    # run's check differ, so it is loaded then
+    fresh = Opened(coll, f"{names if names is not None else folder_listing(coll.root)}-{track_states(coll)}")
     with _lock:
         versions = [o for o in _registry().get(key, []) if o.listing != fresh.listing] + [fresh]
         _registry()[key] = versions[-KEPT:]
@@ -102,4 +120,10 @@ def collection_at(source: str, listing: str) -> Collection:
 def open_collection(source: str) -> Opened:
     """`demo`, `gtzan` or an allowed folder → the (current) collection and its listing, or a one-line
     ShroomsError."""
-    return opened(source if source in ("demo", "gtzan") else allowed_folder(source))
+    if source in ("demo", "gtzan"):
+        return opened(source)
+    resolved = allowed_folder(source)
+    try:
+        return opened(resolved)
+    except ShroomsError as exc:  # e.g. "<folder>: no audio files": named as the visitor typed it
+        raise ShroomsError(str(exc).replace(text_path(resolved), source)) from None
