@@ -13,9 +13,8 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from ..audio import AUDIO_EXTENSIONS
+from ..audio import AUDIO_EXTENSIONS, text_path
 from ..collections import Collection, load_collection
-from ..audio import text_path
 from ..config import cache_dir
 from ..errors import ShroomsError
 
