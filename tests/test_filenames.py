@@ -174,13 +174,13 @@ def run(capsys, monkeypatch, cache: Path, *args: str) -> tuple[int, str, str]:
 def test_a_report_that_leaves_tracks_out_says_which_and_why(tmp_path, capsys, monkeypatch) -> None:
     """After a precompute: a file changes, a stored row rots, a label folder is removed, and a FIFO, a link
     loop and an unreadable file sit in the folder. The report scores what is valid and names the rest."""
-    music = write_names(tmp_path, NAMES[:5] + [(b"country", b"c0.wav"), (b"country", b"c1.wav")])
+    music = write_names(tmp_path, NAMES[:5] + [(b"jazz", b"j2.wav"), (b"country", b"c0.wav"), (b"country", b"c1.wav")])
     (music / "dance" / "notes.mp3").write_text("this is not audio\n" * 50)
     os.mkfifo(music / "jazz" / "pipe.wav")
     (music / "jazz" / "loop.wav").symlink_to("loop.wav")
     cache = tmp_path / "cache"
     code, out, _ = run(capsys, monkeypatch, cache, "precompute", "--collection", str(music), "--models", "fcn")
-    assert code == 0 and out.splitlines()[0].startswith("music: 7 tracks computed, 0 already cached, 1 unreadable")
+    assert code == 0 and out.splitlines()[0].startswith("music: 8 tracks computed, 0 already cached, 1 unreadable")
     assert out.splitlines()[2:] == ["  left out jazz/loop: a symbolic link loop, not an audio file",
                                     "  left out jazz/pipe: a FIFO (named pipe), not an audio file"]
     os.utime(music / "jazz" / "j0.wav", ns=(1, 1))  # changed since computed
@@ -199,7 +199,7 @@ def test_a_report_that_leaves_tracks_out_says_which_and_why(tmp_path, capsys, mo
     code, out, err = run(capsys, monkeypatch, cache, "report", "--json", "--models", "fcn", "--seeds", "1",
                          "--collection", str(music))
     left = json.loads(out)["models"]["fcn"]["left_out"]
-    assert json.loads(out)["models"]["fcn"]["n_tracks"] == 4
+    assert json.loads(out)["models"]["fcn"]["n_tracks"] == 4  # d0, dañce, j1, j2
     assert left["reasons"] == {"damaged row": 1, "unreadable": 1, "changed since computed": 1,
                                "a symbolic link loop, not an audio file": 1,
                                "a FIFO (named pipe), not an audio file": 1, "file gone": 2}
