@@ -125,23 +125,32 @@ def waiting_lines(at: AppTest) -> list[str]:
 
 
 def test_home_says_when_new_files_wait_and_refreshes_after_a_precompute_elsewhere(
-        fcn_only, private_cache, tmp_path) -> None:
+        fcn_only, private_cache, tmp_path, monkeypatch) -> None:
     """Files added to a computed folder: the Home page's next run (same server, same caches) counts them
     as waiting, with the command; once another process has computed them, the next run shows every track
-    stored and no waiting line. (The collection was cached forever and the views were keyed without the
-    store's revision: the page kept showing the old count, with no word about the new files.)"""
+    stored and no waiting line. The taggers' status is computed once per store revision: a rerun with
+    nothing changed reads no stored rows. (The collection was cached forever and the views were keyed
+    without the store's revision: the page kept showing the old count, with no word about the new files;
+    and every run read every tagger's rows for the status table.)"""
     st.cache_data.clear()
     st.cache_resource.clear()
     music = make_music(tmp_path / "music")
     proc = run_cli("precompute", "--collection", str(music), "--models", "fcn")
     assert proc.returncode == 0, proc.stderr
+    reads = []
+    load = Store.load
+    monkeypatch.setattr(Store, "load", lambda self, *a, **k: reads.append(a[0]) or load(self, *a, **k))
     at = home(str(music))
     fcn = at.dataframe[0].value.set_index("key").loc["fcn"]
     assert fcn["embeddings"] == f"{N} / {N}" and not waiting_lines(at)
+    assert "fcn" in reads
+    reads.clear()
+    at.run()
+    assert not at.exception and reads == [], "a rerun with nothing changed read the store again"
 
     add_music(music, 1)  # 3 new files, one per label
     at.run()
-    assert not at.exception
+    assert not at.exception and "fcn" in reads  # a new revision: read once more
     assert waiting_lines(at) == [f"3 new or changed files wait for a precompute: the maps show the tracks computed "
                                  f"so far. Press **Compute embeddings** below, or run `shrooms precompute "
                                  f"--collection {music}`."]
