@@ -15,6 +15,7 @@ page = st.navigation([
     st.Page("app_pages/place.py", title="Place your track", icon=":material/add_location:", url_path="place"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("app_pages/study.py", title="Study new music", icon=":material/science:", url_path="study"),
+    st.Page("app_pages/listen.py", title="Listen", icon=":material/headphones:", url_path="listen"),
 ])
 session.run_page(page.run)
 session.run_page(session.continue_precompute)

@@ -91,22 +91,28 @@ def record_vote(collection: Collection, trial: Trial, choice: str, session: str)
     store = Store(collection)
     row = (collection.key, trial.seed, trial.tagger_a, trial.tagger_b, trial.track_a, trial.track_b, choice,
            session, time.time())
-    with store.transaction() as conn:
-        conn.execute(SCHEMA)
-        cursor = conn.execute(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                              row)
-        _in_transaction()
+    try:
+        with store.transaction() as conn:
+            conn.execute(SCHEMA)
+            cursor = conn.execute(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
+                                  f"VALUES ({', '.join('?' * len(COLUMNS))})", row)
+            _in_transaction()
         return int(cursor.lastrowid)
+    finally:
+        store.close()
 
 
 def votes(collection: Collection) -> list[dict]:
     """Every vote stored for `collection`, oldest first: [{id, collection, seed, tagger_a, …, created_at}]."""
     store = Store(collection)
-    with store.snapshot():
-        if not store.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)):
-            return []
-        rows = store.query(f"SELECT id, {', '.join(COLUMNS)} FROM {TABLE} WHERE collection = ? ORDER BY id",
-                           (collection.key,))
+    try:
+        with store.snapshot():
+            if not store.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)):
+                return []
+            rows = store.query(f"SELECT id, {', '.join(COLUMNS)} FROM {TABLE} WHERE collection = ? ORDER BY id",
+                               (collection.key,))
+    finally:
+        store.close()
     return [dict(zip(["id"] + COLUMNS, row)) for row in rows]
 
 
