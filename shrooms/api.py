@@ -28,6 +28,7 @@ from .precompute import precompute
 from .status import status
 from .store import Store
 from .taggers import TAGGERS, TrackOutput, get_spec, load_tagger
+from .taggers.inference import tag_file
 
 MIN_SR, MAX_SR = 1_000, 768_000
 
@@ -142,7 +143,11 @@ def tag(audio, sr: int | None = None, models: str | list[str] | None = None, cac
     if isinstance(audio, (str, bytes, os.PathLike)) or hasattr(audio, "read"):
         if sr is not None:
             raise ShroomsError("sr= is for audio arrays; a file's sample rate comes from its header")
-        samples = load_audio(Path(os.fspath(audio)) if isinstance(audio, os.PathLike) else audio)
+        if isinstance(audio, (str, os.PathLike)):  # a file: streamed through the taggers, memory flat in its length
+            with using_cache(cache_dir):
+                return tag_file(Path(os.fspath(audio)) if isinstance(audio, os.PathLike) else audio,
+                                {key: load_tagger(key) for key in usable(models)})[0]
+        samples = load_audio(audio)
     else:
         samples = valid_audio(audio, sr)
     with using_cache(cache_dir):
