@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 from tqdm import tqdm
 
-from .audio import chunk, decode, file_state
+from .audio import chunk, decode, file_state, fs_path, text_path
 from .errors import AudioError, ShroomsError
 
 # Ray's worker processes import this module to run `decode_row` and `TaggerActor`: its top level stays light
@@ -68,7 +68,7 @@ def ray_module():
 def decode_row(row: dict[str, Any]) -> dict[str, Any]:
     """Ray task: one track's 16-kHz samples and decoding warnings (one per line), the file's (size, mtime_ns)
     before decoding and whether it changed while being decoded, or the decoding error."""
-    path = Path(row["path"])
+    path = fs_path(row["path"])  # the text `text_path` sent: any file name, UTF-8 or not
     before = file_state(path)
     try:
         decoded = decode(path)
@@ -265,7 +265,7 @@ def compute_claimed(ray, store: Store, taggers: dict[str, Tagger], mine: dict[st
         # 103 s with one 2-thread actor (torch's threads wait on each other and on the decoding beside them)
         threads = min(cpus, threads_per_actor or 1)
         actors = gpus or max(1, cpus // threads)
-        ds = ray.data.from_items([{"id": t.id, "path": str(t.path)} for t, _ in mine.values()],
+        ds = ray.data.from_items([{"id": t.id, "path": text_path(t.path)} for t, _ in mine.values()],
                                  override_num_blocks=min(len(mine), 200))
         # decoding is light next to the models: its tasks take no CPU slot, like the local engine's decode
         # thread beside inference, but at most two per actor run at once (a task that needs no CPU is
