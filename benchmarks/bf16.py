@@ -9,6 +9,7 @@ clustering scores of both (Hungarian accuracy of k-means, NMI, leave-one-out kNN
 seeds, as `shrooms report` computes them) and the throughput of both, measured in the same run.
 
     python benchmarks/bf16.py [--models fcn,musicnn,crnn] [--per-label 12] [--seeds 5]
+    python benchmarks/bf16.py --per-label 0   # fidelity and speed on the six conformance recordings alone
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.taggers import machine  # noqa: E402
 from tests.conformance_models import clips, conformance_tagger, manifest  # noqa: E402
 from tests.debian_music import debian_collection  # noqa: E402
 
@@ -55,7 +57,8 @@ def scores(embeddings: np.ndarray, y: np.ndarray, seeds: tuple[int, ...]) -> str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="all")
-    parser.add_argument("--per-label", type=int, default=12, help="Debian clips per label")
+    parser.add_argument("--per-label", type=int, default=12,
+                        help="Debian clips per label (0: the six conformance recordings alone, no clustering scores)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -63,14 +66,14 @@ def main() -> None:
         raise SystemExit("this CPU has no native bfloat16 (AVX-512 BF16 or AMX): nothing to compare")
     torch.set_num_threads(args.threads)
     ref = manifest()
-    root, _ = debian_collection(args.per_label)
-    files = sorted(root.glob("*/*.flac"))
+    files = sorted(debian_collection(args.per_label)[0].glob("*/*.flac")) if args.per_label else []
     labelled = [load_audio(f) for f in files]
     y = np.array([f.parent.name for f in files])
     tracks = labelled + list(clips(ref).values())
     audio = sum(len(x) for x in tracks) / 16000
     keys = list(TAGGERS) if args.models == "all" else args.models.split(",")
     seeds = tuple(range(args.seeds))
+    print(machine())
     print(f"{len(labelled)} labelled Debian clips ({len(set(y))} labels) + 6 conformance recordings, "
           f"{audio:.0f} s of real music; {args.threads} threads; load average {os.getloadavg()[0]:.1f} "
           "(a shared machine: compare within a row)")
@@ -87,8 +90,8 @@ def main() -> None:
         tag_diff = max(float(np.abs(a.chunk_tags - b.chunk_tags).max()) for a, b in zip(f32, b16))
         cos = np.concatenate([cosines(a.chunk_embeddings, b.chunk_embeddings) for a, b in zip(f32, b16)])
         n = len(labelled)
-        s32 = scores(np.stack([o.embedding for o in f32[:n]]), y, seeds).split(" | ")
-        s16 = scores(np.stack([o.embedding for o in b16[:n]]), y, seeds).split(" | ")
+        s32 = scores(np.stack([o.embedding for o in f32[:n]]), y, seeds).split(" | ") if n else ["–"] * 3
+        s16 = scores(np.stack([o.embedding for o in b16[:n]]), y, seeds).split(" | ") if n else ["–"] * 3
         weights = "" if info["real_weights"] else " (synthetic weights)"
         print(f"| {key}{weights} | {tag_diff:.4f} | {cos.min():.4f} / {np.median(cos):.5f} | {s32[0]} | {s16[0]} | "
               f"{s32[1]} | {s16[1]} | {s32[2]} | {s16[2]} | {audio / t32:.1f} | {audio / tb16:.1f} | {t32 / tb16:.2f}× |",

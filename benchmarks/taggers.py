@@ -9,12 +9,19 @@ fraction of the same run's 2048² matmul peak (float32, and bfloat16 for the bf1
 "original" implementation's throughput (a colleague's measurement: all a track's chunks in one batch,
 4 clips, 2 threads) and our ratio to it.
 
+It first prints the CPU model and the instruction sets that matter (AVX-512, its BF16, AMX), and per
+tagger the subnormal float32 values in its checkpoint and in the network as it ran before issue #19
+(batch norms folded, not flushed). Where there are any, the float32 throughput is also measured with
+those subnormals put back ("with subnormals"): what they cost on this CPU (Intel cores: a microcode
+assist each; AMD ones: next to nothing).
+
     python benchmarks/taggers.py [--models all] [--precision float32,bf16] [--repeats 3] [--clips 4] [--batch N]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import sys
@@ -30,15 +37,55 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conformance_models import clips, conformance_tagger, manifest  # noqa: E402
 
+from tests.conformance_models import synthetic_state_dict  # noqa: E402
+
 from shrooms.audio import chunk  # noqa: E402
-from shrooms.taggers import TAGGERS, bf16_supported  # noqa: E402
+from shrooms.taggers import TAGGERS, Tagger, bf16_supported, find_weights  # noqa: E402
+from shrooms.taggers.blocks import fold_batch_norms  # noqa: E402
+from shrooms.taggers.inference import cpu_flags  # noqa: E402
+from shrooms.taggers.subnormal import count_subnormal  # noqa: E402
+from shrooms.taggers.weights import build_model, read_state_dict  # noqa: E402
 
 # Seconds of audio per second of the original implementation (the study's code: all a track's chunks in
 # one batch), measured side by side with shrooms on this machine, 4 real 30-s clips, 2 threads, quiet
 # (issue #12's reference table; shrooms then: fcn 945, musicnn 160, crnn 537, sample 128, se 47.3,
 # attention 102, hcnn 99).
 ORIGINAL = {"fcn": 450, "musicnn": 126, "crnn": 299, "sample": 147, "se": 47.5, "attention": 94, "hcnn": 78}
+# The flags of /proc/cpuinfo that decide how fast the taggers can run.
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
 CLIPS = ("gtzan_country_00000", "ballroom_waltz", "hainsworth_001", "vocadito_1", "simac_rallou", "jtd_trio")
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("unknown" where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
+    except OSError:
+        return "unknown"
+
+
+def machine() -> str:
+    """One line: the CPU model, its logical CPUs, which of ISA_FLAGS it has, and PyTorch's CPU capability."""
+    return (f"CPU: {cpu_model()}; {os.cpu_count()} logical CPUs; instruction sets: "
+            f"{', '.join(f for f in ISA_FLAGS if f in cpu_flags()) or 'none of ' + ', '.join(ISA_FLAGS)}; "
+            f"PyTorch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}")
+
+
+def unflushed_network(key: str, info: dict) -> tuple[int, torch.nn.Module]:
+    """(subnormal values in the checkpoint, the network as taggers ran it before issue #19: batch norms
+    folded, subnormals kept)."""
+    spec = TAGGERS[key]
+    state = (read_state_dict(find_weights(spec)) if info["real_weights"]
+             else synthetic_state_dict(info["synthetic_state_dict"]))
+    return count_subnormal(state.values()), fold_batch_norms(build_model(spec, state, key))
+
+
+def with_subnormals(key: str, network: torch.nn.Module, batch: int | None) -> Tagger:
+    """A fresh float32 tagger `key` running `network`'s weights, subnormals included."""
+    tagger = Tagger(TAGGERS[key], copy.deepcopy(network), "cpu", batch_size=batch)
+    tagger.model.load_state_dict(network.state_dict())  # Tagger flushed them: put them back
+    return tagger
 
 
 def median_seconds(run, repeats: int) -> float:
@@ -79,6 +126,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    cpu = machine()
+    print(cpu, file=sys.stderr)
     ref = manifest()
     recordings = clips(ref)
     tracks = [recordings[name] for name in CLIPS[:min(args.clips, 4)]]
@@ -92,23 +141,30 @@ def main() -> None:
     for key in keys:
         info = ref["models"][key]
         chunks = np.concatenate([chunk(t, TAGGERS[key].input_length) for t in tracks])
-        row = {"key": key, "chunks": len(chunks)}
+        in_checkpoint, network = unflushed_network(key, info)
+        row = {"key": key, "chunks": len(chunks), "subnormals": (in_checkpoint, count_subnormal(
+            [*network.parameters(), *network.buffers()]))}
         for precision in precisions:
             tagger = conformance_tagger(key, info, "cpu", precision, args.batch)
             row["batch"] = tagger.batch_size
             row[precision] = measure(tagger, chunks, audio_seconds, args.repeats)
+        if row["subnormals"][1] and "float32" in precisions:
+            row["with subnormals"] = measure(with_subnormals(key, network, args.batch), chunks, audio_seconds,
+                                             args.repeats)
         rows.append(row)
         print(f"  {key} done", file=sys.stderr)
     peaks_now = {"float32": matmul_peak(torch.float32, args.repeats)}
     peak32 = statistics.median([peaks["float32"], peaks_now["float32"]])
     load = os.getloadavg()
+    print(cpu)
     print(f"{len(tracks)} real 30-s clips ({audio_seconds:.0f} s of audio), {torch.get_num_threads()} threads, "
           f"median of {args.repeats}; load average {load[0]:.1f} (a shared machine: compare within this run)")
     print(f"2048² matmul peak: float32 {peak32:.0f} GFLOP/s (before/after {peaks['float32']:.0f}/{peaks_now['float32']:.0f})"
           + (f", bf16 {peaks['bf16']:.0f} GFLOP/s" if "bf16" in peaks else ""))
     print()
-    head = "| tagger | chunks | batch | original audio s/s | float32 audio s/s | float32 / original | GFLOP/s | of fp32 peak |"
-    line = "|---|---:|---:|---:|---:|---:|---:|---:|"
+    head = ("| tagger | chunks | batch | subnormals: checkpoint / folded | original audio s/s | float32 audio s/s "
+            "| float32 / original | GFLOP/s | of fp32 peak | with subnormals audio s/s | flushed / with |")
+    line = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     if "bf16" in precisions:
         head += " bf16 audio s/s | bf16 / float32 | bf16 GFLOP/s | of bf16 peak |"
         line += "---:|---:|---:|---:|"
@@ -116,8 +172,11 @@ def main() -> None:
     print(line)
     for row in rows:
         speed, gflops = row["float32"]
-        cells = [row["key"], row["chunks"], row["batch"], ORIGINAL[row["key"]], f"{speed:.1f}",
-                 f"{speed / ORIGINAL[row['key']]:.2f}×", f"{gflops:.0f}", f"{gflops / peak32:.2f}"]
+        cells = [row["key"], row["chunks"], row["batch"], "{:,} / {:,}".format(*row["subnormals"]),
+                 ORIGINAL[row["key"]], f"{speed:.1f}", f"{speed / ORIGINAL[row['key']]:.2f}×", f"{gflops:.0f}",
+                 f"{gflops / peak32:.2f}"]
+        slow = row.get("with subnormals")
+        cells += [f"{slow[0]:.1f}", f"{speed / slow[0]:.2f}×"] if slow else ["–", "–"]
         if "bf16" in precisions:
             bspeed, bgflops = row["bf16"]
             cells += [f"{bspeed:.1f}", f"{bspeed / speed:.2f}×", f"{bgflops:.0f}", f"{bgflops / peaks['bf16']:.2f}"]
