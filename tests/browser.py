@@ -17,7 +17,9 @@ import pytest
 from .conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to a scratch folder: tests never write into tracked files. To refresh the README's
+# pictures, run the browser tests with SHROOMS_SCREENSHOTS=docs/screenshots.
+SHOTS = Path(os.environ.get("SHROOMS_SCREENSHOTS", ROOT / ".pytest_cache" / "screenshots"))
 skip_without_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
 
