@@ -25,12 +25,34 @@ from shrooms.collections import folder_collection  # noqa: E402
 from shrooms.config import using_cache  # noqa: E402
 from shrooms.precompute import precompute  # noqa: E402
 from shrooms.store import Store  # noqa: E402
-from shrooms.taggers import load_tagger  # noqa: E402
+from shrooms.taggers import TAGGERS, load_tagger  # noqa: E402
 
 from .audio_files import FORMATS  # noqa: E402
 from .conftest import SHARED  # noqa: E402
+from .conformance_models import manifest, synthetic_state_dict  # noqa: E402
 
-KEYS = ["fcn", "musicnn"]
+# Two released taggers and the sample-level CNN with the conformance fixtures' synthetic weights: its
+# results move with the torch thread count on every CPU tried (up to 3.3e-6 between 1 and 2 threads on an
+# AMD EPYC, where FCN's and Musicnn's do not), so comparing equal thread counts matters on any machine
+KEYS = ["fcn", "musicnn", "sample"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def weights(tmp_path_factory) -> Path:
+    """A weights folder for this module's runs (and the Ray workers they start): the released FCN and
+    Musicnn, the synthetic sample-level CNN (accepted unverified)."""
+    import torch
+    root = tmp_path_factory.mktemp("ray-weights")
+    for key in ("fcn", "musicnn"):
+        (root / TAGGERS[key].weights_path).parent.mkdir(parents=True)
+        (root / TAGGERS[key].weights_path).symlink_to(SHARED / "weights" / TAGGERS[key].weights_path)
+    (root / TAGGERS["sample"].weights_path).parent.mkdir(parents=True)
+    torch.save(synthetic_state_dict(manifest()["models"]["sample"]["synthetic_state_dict"]),
+               root / TAGGERS["sample"].weights_path)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SHROOMS_WEIGHTS_DIR", str(root))
+        env.setenv("SHROOMS_WEIGHTS_UNVERIFIED", "sample")
+        yield root
 
 
 @pytest.fixture(scope="module")
@@ -187,8 +209,6 @@ def test_ray_workers_with_other_weights_stop_the_run_in_one_line(music, tmp_path
 
     from shrooms.errors import ShroomsError
     from shrooms.ray_engine import precompute_ray
-
-    from .conformance_models import manifest, synthetic_state_dict
 
     mine, theirs = tmp_path / "driver-weights", tmp_path / "worker-weights"
     sample = Path("jamendo") / "sample" / "best_model.pth"
