@@ -13,6 +13,7 @@ from .collections import Collection
 from .errors import ShroomsError
 from .maps import features
 from .neighbours import check_rows, knn_overlap
+from .space import in_space
 from .store import Store
 
 
@@ -51,7 +52,7 @@ def standardised(x: np.ndarray) -> np.ndarray:
 def model_agreement(collection: Collection, keys: list[str], space: str = "embedding", k: int = 10,
                     worst: int = 5, results: dict | None = None) -> dict:
     """Every pair of taggers on the tracks both have stored: CKA of the standardised representations,
-    mean k-NN overlap (Jaccard of each track's `k` nearest neighbours, cosine) and the `worst` tracks
+    mean k-NN overlap (Jaccard of each track's `k` nearest neighbours, each in its tagger's space) and the `worst` tracks
     with the lowest overlap. `results`: {key: stored rows} already read (the others are read here)."""
     given = results or {}
     loaded = {key: given[key] if key in given else Store(collection).load(key) for key in keys}
@@ -66,7 +67,7 @@ def model_agreement(collection: Collection, keys: list[str], space: str = "embed
             rows[key] = ids.isin(common).to_numpy()
         fa, fb = features(loaded[a], space)[rows[a]], features(loaded[b], space)[rows[b]]
         tracks = loaded[a].tracks[rows[a]].reset_index(drop=True)
-        overlap = knn_overlap(fa, fb, k)
+        overlap = knn_overlap(in_space(fa), in_space(fb), k)
         order = np.argsort(overlap, kind="stable")[:worst]
         pairs.append({"a": a, "b": b, "n_tracks": len(tracks),
                       "cka": round(linear_cka(standardised(fa), standardised(fb)), 6),

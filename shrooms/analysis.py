@@ -27,7 +27,8 @@ from .store import CHUNKING_VERSION, checksum
 from .collections import Collection
 from .errors import ShroomsError
 from .agreement import model_agreement
-from .maps import SPACES, features, fit_projector, get_map
+from .maps import SPACES, features, get_map
+from .space import in_space
 from .neighbours import check_rows, knn_sets, label_mix, neighbour_indices
 from .store import Store, StoredResults
 from .taggers import TAGGER_VERSION, TAGGERS, current_sha256, default_precision, get_spec
@@ -106,7 +107,8 @@ def majority_vote(neighbour_labels: np.ndarray) -> str:
 
 
 def knn_accuracy(x: np.ndarray, y: np.ndarray, k: int = 5) -> float:
-    """Leave-one-out k-NN label accuracy (cosine distance, majority vote, ties to the nearest)."""
+    """Leave-one-out k-NN label accuracy of rows `x` in the tagger's space (`in_space`; euclidean, majority
+    vote, ties to the nearest)."""
     votes = knn_sets(x, k)
     return float(np.mean([majority_vote(y[row]) == y[i] for i, row in enumerate(votes)]))
 
@@ -114,7 +116,7 @@ def knn_accuracy(x: np.ndarray, y: np.ndarray, k: int = 5) -> float:
 def split_knn_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                        k: int = 5) -> float:
     """k-NN accuracy on a held-out test set: each test row votes among its `k` nearest training rows
-    (cosine, majority, ties to the nearest)."""
+    (rows in the tagger's space, euclidean, majority, ties to the nearest)."""
     idx = neighbour_indices(x_train, x_test, k)
     return float(np.mean([majority_vote(y_train[row]) == y for row, y in zip(idx, y_test)]))
 
@@ -154,9 +156,9 @@ def cluster_scores(x: np.ndarray, y: np.ndarray, k: int, seeds=DEFAULT_SEEDS) ->
 
 
 def preprocessed(embeddings: np.ndarray) -> np.ndarray:
-    """The embeddings as the maps see them too (`maps.fit_projector`: standardise, PCA to ≤ 50 dims)."""
-    x = embeddings.astype(np.float64)
-    return fit_projector(x).transform(x)
+    """The rows in the tagger's space (`shrooms.space.in_space`: standardise, PCA to ≤ 50 dims), where the
+    maps, the neighbour lists and every score measure distances."""
+    return in_space(embeddings)
 
 
 def labelled(collection: Collection, key: str, space: str = "embedding",
@@ -393,13 +395,13 @@ def model_report(collection: Collection, key: str, k: int | None = None, seeds=D
     out = {name: s.as_dict() for name, s in scores.items()}
     out["silhouette"] = round(float(silhouette_score(z, y)), 6)
     if split == "filtered":
-        out["knn_accuracy"] = round(split_knn_accuracy(x[train], y[train], x[test], y[test]), 6)
-        out["probe_accuracy"] = round(split_probe_accuracy(x[train], y[train], x[test], y[test]), 6)
+        out["knn_accuracy"] = round(split_knn_accuracy(z[train], y[train], z[test], y[test]), 6)
+        out["probe_accuracy"] = round(split_probe_accuracy(z[train], y[train], z[test], y[test]), 6)
         out["probe_accuracy_std"] = 0.0
         out["evaluation"] = f"filtered split: train+valid {int(train.sum())}, test {int(test.sum())} (artist-disjoint)"
     else:
-        out["knn_accuracy"] = round(knn_accuracy(x, y), 6)
-        probe_runs = stat([probe_accuracy(x, y, seed) for seed in seeds])
+        out["knn_accuracy"] = round(knn_accuracy(z, y), 6)
+        probe_runs = stat([probe_accuracy(z, y, seed) for seed in seeds])
         out["probe_accuracy"], out["probe_accuracy_std"] = round(probe_runs.mean, 6), round(probe_runs.std, 6)
         if probe_runs.mean != probe_runs.mean:  # a label with one track: no stratified fold can hold it out
             names, counts = np.unique(y, return_counts=True)

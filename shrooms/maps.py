@@ -1,11 +1,20 @@
 """2-D and 3-D maps of a collection as a tagger hears it: t-SNE (openTSNE) or PCA, cached and reusable.
 
-Preprocessing, the same for every map: standardise each input dimension (zero mean, unit variance over
-the collection), then PCA to min(50, dims, n - 1) components. t-SNE: openTSNE with PCA initialisation,
-perplexity min(30, (n - 1) / 3), a fixed seed, Barnes-Hut gradients in 3-D (openTSNE's FFT method is 2-D
-only). The fitted openTSNE embedding is kept, so new tracks are placed with `TSNEEmbedding.transform`
-without refitting (settings: PLACEMENT_PERPLEXITY, PLACEMENT_EXAGGERATION). PCA maps are the first 2 or
-3 components: instant, and linear.
+Every map is drawn from the tagger's space (`shrooms.space`: the rows neighbours are measured in): t-SNE
+(openTSNE, PCA initialisation, perplexity min(30, (n - 1) / 3), a fixed seed; openTSNE's "auto" gradients,
+which are Barnes-Hut below 10,000 points and FFT above in 2-D, Barnes-Hut always in 3-D) or the first
+2 or 3 principal components of those rows (instant, and linear).
+
+New tracks are placed (`TagMap.transform`) by **locally linear placement**, LLE's out-of-sample rule
+(Saul & Roweis 2003): the weights that best rebuild the new row from its PLACEMENT_NEIGHBOURS nearest
+collection rows in the space (affine: they sum to 1; regularised) put it at the same weighted sum of
+those tracks' map points. So a song lands among exactly the tracks listed as its nearest, a collection
+track's own audio lands on its own point (its weight is all but 1), two different songs land where their
+differences put them, and one row is placed on its own (same spot whatever it is placed with), in
+microseconds. openTSNE's `transform` (an optimisation against the fixed map) snapped new music unlike
+the collection onto one existing point, away from the neighbours it listed (README, "Where a new song
+lands"). `TagMap.partial_fit` adds rows to the map itself (the study's joint map): t-SNE re-optimised
+from the current layout with the new rows in the affinities.
 
 A map can be drawn from a tagger's embeddings (`space="embedding"`) or from its 50 tag probabilities
 (`space="taggram"`), and `tag_axes` gives the plainest map of all: two tags' probabilities as x and y.
@@ -17,38 +26,74 @@ import hashlib
 import pickle
 
 import numpy as np
-from openTSNE import TSNE
+from openTSNE import TSNE, TSNEEmbedding
+from openTSNE.affinity import PerplexityBasedNN
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.decomposition import PCA
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .collections import Collection
 from .config import cache_dir
 from .errors import ShroomsError
+from .space import TaggerSpace
 from .store import StoredResults, Store, atomic_write
 from .taggers import JAMENDO_TAGS
 
 METHODS = ("tsne", "pca")
 SPACES = ("embedding", "taggram")
-MAP_VERSION = "2"  # bump when map fitting changes: cached maps are then refitted
+MAP_VERSION = "3"  # bump when map fitting changes: cached maps are then refitted
 MIN_ROWS = 4
-# How openTSNE places a new row (`TSNEEmbedding.transform`). Its defaults (perplexity 5, exaggeration 1.5)
-# put a collection track's own audio up to 3-4% of the map's extent away from its own point (36 real clips;
-# fcn, musicnn, crnn; 2-D and 3-D): that is where the placement objective's optimum lies, not a convergence
-# problem (starting from the nearest track, or twice the iterations, land on the same spots). Affinities
-# concentrated on the nearest tracks and a stronger pull towards them put it within 0.5% of its point
-# (tests/test_maps.py asserts 1%), and a new song next to the tracks it sounds most like, as the neighbour
-# list says. Perplexity 2 was not enough in 3-D (crnn 2.2%).
-PLACEMENT_PERPLEXITY = 1.5
-PLACEMENT_EXAGGERATION = 4.0
+# Locally linear placement (module docstring): a new row is rebuilt from its 5 nearest collection rows in the
+# space, the neighbours `place` lists first. Measured on the five-style Debian collection, each style held
+# out in turn and Wesnoth's orchestral music (benchmarks/placement.py, README): 3-6 neighbours and a
+# regularisation of 0.001-0.1 all put the listed neighbours among the placed point's 10 nearest map points
+# 0.80-0.83 of the time; 5 and 0.01 gave the most distinct spots (0.94).
+PLACEMENT_NEIGHBOURS = 5
+PLACEMENT_REG = 1e-2
+PLACEMENT = f"locally linear among the {PLACEMENT_NEIGHBOURS} nearest (LLE weights, regularisation {PLACEMENT_REG})"
+# partial_fit: t-SNE gradient descent on the affinities of all rows together (the fit's perplexity), from
+# the current layout with the new rows placed, the collection's points held in place after every step of
+# PARTIAL_FIT_STEP iterations. Re-optimising every point moved the collection's layout (Procrustes disparity
+# 0.10-0.36 on the five-style Debian collection with Wesnoth's music added: the fitted map is no minimum of the
+# joint objective), and without exaggeration the new rows stayed where placement put them (own-neighbour
+# fraction 0.67-0.75); exaggeration 4 on the held map gathered them (0.83-1.00). README, "Where a new song lands".
+PARTIAL_FIT_ITER = 250
+PARTIAL_FIT_STEP = 10
+PARTIAL_FIT_EXAGGERATION = 4.0
+PARTIAL_FIT_LEARNING_RATE = 50.0
 
 
-def fit_projector(x: np.ndarray) -> Pipeline:
-    """Standardise, then PCA to at most 50 components (see the module docstring)."""
-    n_components = max(1, min(50, x.shape[1], x.shape[0] - 1))
-    return make_pipeline(StandardScaler(), PCA(n_components=n_components, random_state=0)).fit(x)
+def fit_projector(x: np.ndarray) -> TaggerSpace:
+    """The tagger's space fitted on `x` (n, d): `shrooms.space.TaggerSpace` (standardise, PCA to ≤ 50)."""
+    return TaggerSpace().fit(x)
+
+
+def placement_weights(row: np.ndarray, neighbours: np.ndarray, reg: float = PLACEMENT_REG) -> np.ndarray:
+    """The affine weights that best rebuild `row` from its `neighbours` (LLE's reconstruction weights).
+
+    Minimises ‖row − Σ_j w_j neighbours_j‖² + λ‖w‖² subject to Σ_j w_j = 1, with λ = `reg` × trace(G) / k
+    (G the neighbours' local Gram matrix), as scikit-learn's `LocallyLinearEmbedding` does.
+
+    Parameters
+    ----------
+    row : np.ndarray, shape (d,)
+    neighbours : np.ndarray, shape (k, d)
+        The row's nearest rows, nearest first.
+    reg : float
+        Regularisation, relative to the neighbourhood's spread.
+
+    Returns
+    -------
+    np.ndarray, shape (k,)
+        Weights summing to 1. A neighbour equal to `row` takes all but ~`reg` of the weight; k equal
+        neighbours share it equally.
+    """
+    d = neighbours - row
+    gram = d @ d.T
+    trace = float(np.trace(gram))
+    if trace <= 0.0:  # every neighbour is the row itself
+        return np.full(len(neighbours), 1.0 / len(neighbours))
+    w = np.linalg.solve(gram + reg * trace / len(neighbours) * np.eye(len(neighbours)), np.ones(len(neighbours)))
+    return w / w.sum()
 
 
 def pad_columns(z: np.ndarray, dims: int) -> np.ndarray:
@@ -82,7 +127,7 @@ class TagMap(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     method : {"tsne", "pca"}
-        openTSNE t-SNE (non-linear; new rows placed by optimisation) or the first PCA components (linear).
+        openTSNE t-SNE (non-linear) or the first principal components of the space (linear).
     dims : {2, 3}
         Map dimensions.
     seed : int
@@ -93,12 +138,15 @@ class TagMap(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     embedding_ : np.ndarray, shape (n, dims)
-        Map coordinates of the fitted rows. Read-only; for t-SNE a view of `tsne_` itself, so it is always
-        the map that `transform` places new rows on (also after unpickling).
-    projector_ : sklearn.pipeline.Pipeline
-        Standardisation + PCA to ≤ 50 components, fitted on X.
+        Map coordinates of the fitted rows (after `partial_fit`: the n old rows, then the added ones).
+        Read-only.
+    space_ : shrooms.space.TaggerSpace
+        The tagger's space (standardisation + PCA to ≤ 50 components), fitted on the rows of `fit`;
+        `partial_fit` measures added rows in it unchanged.
+    rows_ : np.ndarray, shape (n, k)
+        The mapped rows in the space: what new rows are placed against.
     tsne_ : openTSNE.TSNEEmbedding or None
-        The fitted t-SNE embedding (None for PCA), centred on its midrange as `transform` expects.
+        The fitted t-SNE embedding (None for PCA).
     perplexity_ : float or None
         The perplexity used (None for PCA).
     n_features_in_ : int
@@ -128,39 +176,39 @@ class TagMap(TransformerMixin, BaseEstimator):
             raise ShroomsError(f"unknown map {self.method!r} in {self.dims}-D: choose tsne or pca, 2 or 3 dimensions")
         x = checked_rows(X, min_rows=MIN_ROWS)
         self.n_features_in_ = x.shape[1]
-        self.projector_ = fit_projector(x)
-        z = self.projector_.transform(x)
+        self.space_ = TaggerSpace().fit(x)
+        self.rows_ = self.space_.rows_
         if self.method == "pca":
             self.tsne_, self.perplexity_ = None, None
-            self._coords = pad_columns(z, self.dims)
+            self._coords = pad_columns(self.rows_, self.dims)
             return self
         self.perplexity_ = float(self.perplexity or min(30.0, (len(x) - 1) / 3.0))
         tsne = TSNE(n_components=self.dims, perplexity=self.perplexity_, initialization="pca",
                     random_state=self.seed, negative_gradient_method="bh" if self.dims == 3 else "auto",
-                    n_jobs=2, verbose=False).fit(z)
-        # openTSNE's transform re-centres the embedding on its midrange, in place: do it once now, so the
-        # coordinates never move afterwards (fit leaves them mean-centred)
-        tsne -= (tsne.max(axis=0) + tsne.min(axis=0)) / 2
-        # placing one row is serial work: openTSNE's worker threads only wait on each other (one row took
-        # 1.2 s with 1 thread, 38 s with 2, identical results, on the shared 2-core machine)
-        tsne.gradient_descent_params["n_jobs"] = 1
+                    n_jobs=2, verbose=False).fit(self.rows_)
         self.tsne_ = tsne
-        self._coords = tsne  # the same object: pickling keeps one copy
+        self._coords = np.array(tsne)
         return self
 
     @property
     def embedding_(self) -> np.ndarray:
-        check_is_fitted(self, "projector_")
+        check_is_fitted(self, "space_")
         view = self._coords.view(np.ndarray)
         view.flags.writeable = False
         return view
 
-    def transform(self, X) -> np.ndarray:
-        """Place new rows on the fitted map, without refitting.
+    @property
+    def projector_(self) -> TaggerSpace:
+        """The space (`space_`), under the name earlier versions used."""
+        return self.space_
 
-        Each row is placed on its own (t-SNE: openTSNE's `transform` against the fitted points only), so a
-        track lands at exactly the same spot whatever it is placed with, and a fitted row placed again lands
-        on (t-SNE: next to) its own point.
+    def transform(self, X) -> np.ndarray:
+        """Place new rows on the fitted map, without changing it.
+
+        Each row is placed on its own by locally linear placement (module docstring): at the weighted sum
+        of its PLACEMENT_NEIGHBOURS nearest mapped rows' points, with the weights that best rebuild it from
+        them in the space. A track therefore lands at exactly the same spot whatever it is placed with, and
+        a fitted row placed again lands on its own point. PCA maps: the linear projection, exactly.
 
         Parameters
         ----------
@@ -171,32 +219,74 @@ class TagMap(TransformerMixin, BaseEstimator):
         -------
         np.ndarray, shape (n_new, dims)
         """
-        check_is_fitted(self, "projector_")
+        check_is_fitted(self, "space_")
         x = checked_rows(X, min_rows=0, n_features=self.n_features_in_)
         if not len(x):
             return np.zeros((0, self.dims))
-        return np.concatenate([self.place_one(row[None, :]) for row in x])
-
-    def place_one(self, row: np.ndarray) -> np.ndarray:
-        """One validated row (1, d) → (1, dims)."""
-        z = self.projector_.transform(row)
+        z = self.space_.transform(x)
         if self.tsne_ is None:
             return pad_columns(z, self.dims)
         return self.placed(z)
 
     def placed(self, z: np.ndarray) -> np.ndarray:
-        """Projected rows (n_new, k) → t-SNE coordinates (n_new, dims), all in one openTSNE `transform`
-        call (each row placed against the fitted points only; bit-exact only one row at a time)."""
-        perplexity = min(PLACEMENT_PERPLEXITY, (len(self._coords) - 1) / 3.0)  # capped as for the fit
-        before = np.array(self._coords)
-        try:
-            return np.array(self.tsne_.transform(z, perplexity=perplexity, exaggeration=PLACEMENT_EXAGGERATION))
-        finally:
-            self.tsne_[:] = before  # undo transform's in-place re-centring (rounding only, as fit centred it)
+        """Rows already in the space (m, k) → map coordinates (m, dims) by locally linear placement."""
+        k = min(PLACEMENT_NEIGHBOURS, len(self.rows_))
+        _, idx = nearest_rows(self.rows_, z, k)
+        coords = np.asarray(self._coords)
+        return np.stack([placement_weights(row, self.rows_[near]) @ coords[near] for row, near in zip(z, idx)])
+
+    def partial_fit(self, X, y=None) -> "TagMap":
+        """Add rows to the map itself: the study's joint map, without losing the map the user knows.
+
+        The new rows are measured in the fitted space (unchanged) and placed by `transform`; then t-SNE is
+        run on the affinities of all n + m rows together (the fit's perplexity), from that layout, with the
+        collection's points held where they are (module constants PARTIAL_FIT_*): the new rows feel the
+        collection and each other, so a new style can gather into its own island while the map the user
+        knows does not move. PCA maps: the new rows' projections are appended. Same map, rows and seed →
+        identical coordinates.
+
+        Parameters
+        ----------
+        X : np.ndarray, shape (m, d)
+            Finite rows with the fitted number of columns.
+
+        Returns
+        -------
+        self : TagMap
+            With `embedding_` (n + m, dims): the n old rows, then the m new ones.
+        """
+        check_is_fitted(self, "space_")
+        x = checked_rows(X, min_rows=0, n_features=self.n_features_in_)
+        if not len(x):
+            return self
+        z = self.space_.transform(x)
+        rows = np.concatenate([self.rows_, z])
+        if self.tsne_ is None:
+            self.rows_, self._coords = rows, np.concatenate([self._coords, pad_columns(z, self.dims)])
+            return self
+        old = np.asarray(self._coords)
+        affinities = PerplexityBasedNN(rows, perplexity=self.perplexity_, method="exact" if len(rows) < 1000 else "auto",
+                                       n_jobs=1, random_state=self.seed)
+        joint = TSNEEmbedding(np.concatenate([old, self.placed(z)]), affinities, random_state=self.seed, n_jobs=1,
+                              negative_gradient_method="bh" if self.dims == 3 else "auto")
+        for _ in range(PARTIAL_FIT_ITER // PARTIAL_FIT_STEP):
+            joint.optimize(PARTIAL_FIT_STEP, exaggeration=PARTIAL_FIT_EXAGGERATION, momentum=0.8,
+                           learning_rate=PARTIAL_FIT_LEARNING_RATE, inplace=True)
+            joint[: len(old)] = old  # the collection stays where the user knows it
+        self.rows_, self.tsne_ = rows, joint
+        self._coords = np.array(joint)
+        return self
 
     def fit_transform(self, X, y=None) -> np.ndarray:
         """Fit, then return `embedding_` (n, dims) as a writable copy."""
         return np.array(self.fit(X).embedding_)
+
+
+def nearest_rows(reference: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact euclidean k nearest reference rows of each query (both already in the space): (distances,
+    indices), each (m, k), nearest first, ties to the lower index."""
+    from sklearn.neighbors import NearestNeighbors
+    return NearestNeighbors(n_neighbors=k, algorithm="brute").fit(reference).kneighbors(queries)
 
 
 def tag_axes(tags: np.ndarray, tag_a: str, tag_b: str, names=JAMENDO_TAGS) -> np.ndarray:
@@ -256,12 +346,9 @@ def trajectory(tag_map: TagMap, chunk_embeddings: np.ndarray) -> np.ndarray:
 
 
 def segment_points(tag_map: TagMap, chunk_embeddings: np.ndarray) -> np.ndarray:
-    """Every chunk of a collection as its own point on the map (a segments view).
-
-    t-SNE maps place all chunks in ONE openTSNE `transform` call: one at a time (as `trajectory` does)
-    took ~100× longer (360 chunks: 3.9 s against 456 s; `benchmarks/segments.py`). Each chunk is still
-    optimised against the fitted tracks only, so it lands where `trajectory` puts it up to floating-point
-    rounding (measured: at most 5e-14 % of the map's extent), not bit for bit. PCA maps: exactly.
+    """Every chunk of a collection as its own point on the map (a segments view): each chunk placed by the
+    map's `transform` (locally linear placement, one row at a time), so a chunk lands exactly where
+    `trajectory` puts it.
 
     Parameters
     ----------
@@ -272,11 +359,9 @@ def segment_points(tag_map: TagMap, chunk_embeddings: np.ndarray) -> np.ndarray:
     -------
     np.ndarray, shape (n_chunks, dims)
     """
-    check_is_fitted(tag_map, "projector_")
+    check_is_fitted(tag_map, "space_")
     x = checked_rows(chunk_embeddings, "chunk_embeddings", n_features=tag_map.n_features_in_)
-    if tag_map.tsne_ is None or not len(x):
-        return tag_map.transform(x)
-    return tag_map.placed(tag_map.projector_.transform(x))
+    return tag_map.transform(x)
 
 
 def results_digest(results: StoredResults, space: str) -> str:

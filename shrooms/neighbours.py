@@ -1,7 +1,11 @@
 """Neighbourhoods of tracks in a tagger's space, on plain arrays: how novel a track is for a collection,
 the label mix of its nearest collection tracks, whether a group's tracks are each other's nearest
-neighbours, and how much two spaces agree on who neighbours whom. Distances are cosine distances
-(1 - cosine similarity) unless said otherwise."""
+neighbours, and how much two spaces agree on who neighbours whom.
+
+Rows are given in the tagger's space (`shrooms.space`: standardised, PCA to ≤ 50 components; `in_space`
+puts a collection's raw rows there) and distances are euclidean in it: the space the maps are fitted on,
+so every neighbour these functions name is a neighbour the map was drawn from. Nearest-neighbour searches
+are exact (brute force)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from .errors import ShroomsError
 
-METRIC = "cosine"
+from .space import METRIC, in_space  # noqa: F401  (in_space: re-exported for callers)
 
 
 def check_rows(x: np.ndarray, name: str = "x", min_rows: int = 1) -> np.ndarray:
@@ -33,12 +37,12 @@ def nearest_distances(reference: np.ndarray, queries: np.ndarray) -> np.ndarray:
     Returns
     -------
     np.ndarray, shape (m,)
-        Cosine distances, in [0, 2].
+        Euclidean distances in the space.
     """
     reference, queries = check_rows(reference, "reference"), check_rows(queries, "queries", 0)
     if len(queries) == 0:
         return np.zeros(0)
-    return NearestNeighbors(n_neighbors=1, metric=METRIC).fit(reference).kneighbors(queries)[0][:, 0]
+    return NearestNeighbors(n_neighbors=1, algorithm="brute", metric=METRIC).fit(reference).kneighbors(queries)[0][:, 0]
 
 
 def loo_nearest_distances(x: np.ndarray) -> np.ndarray:
@@ -51,10 +55,10 @@ def loo_nearest_distances(x: np.ndarray) -> np.ndarray:
     Returns
     -------
     np.ndarray, shape (n,)
-        Cosine distances, in [0, 2].
+        Euclidean distances in the space.
     """
     x = check_rows(x, "x", 2)
-    dist, idx = NearestNeighbors(n_neighbors=2, metric=METRIC).fit(x).kneighbors(x)
+    dist, idx = NearestNeighbors(n_neighbors=2, algorithm="brute", metric=METRIC).fit(x).kneighbors(x)
     # a duplicate row can come back before the row itself: take the first neighbour that is not the row
     own = idx[:, 0] == np.arange(len(x))
     return np.where(own, dist[:, 1], dist[:, 0])
@@ -114,14 +118,14 @@ def neighbour_indices(reference: np.ndarray, queries: np.ndarray, k: int) -> np.
     first: shape (m, min(k, n))."""
     reference, queries = check_rows(reference, "reference"), check_rows(queries, "queries")
     k = min(k, len(reference))
-    return NearestNeighbors(n_neighbors=k, metric=METRIC).fit(reference).kneighbors(queries)[1]
+    return NearestNeighbors(n_neighbors=k, algorithm="brute", metric=METRIC).fit(reference).kneighbors(queries)[1]
 
 
 def knn_sets(x: np.ndarray, k: int = 10) -> np.ndarray:
     """Each row's `k` nearest other rows (leave-one-out), shape (n, min(k, n - 1)), nearest first."""
     x = check_rows(x, "x", 2)
     k = min(k, len(x) - 1)
-    idx = NearestNeighbors(n_neighbors=k + 1, metric=METRIC).fit(x).kneighbors(x)[1]
+    idx = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", metric=METRIC).fit(x).kneighbors(x)[1]
     return np.array([[j for j in row if j != i][:k] for i, row in enumerate(idx)])
 
 
