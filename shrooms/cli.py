@@ -19,12 +19,13 @@ import pandas as pd
 
 from .analysis import SCORE_LABELS, SPLITS, left_out_lines, report, score_cell
 from .audio import text_path
-from .maps import SPACES
+from .maps import PLACEMENT, SPACES
 from .collections import download_gtzan, load_collection
 from .precompute import precompute
 from .errors import AudioError, ShroomsError
 from .export import FORMATS, export_frame, json_safe, write_frame
 from .place import place
+from .space import METRIC, SPACE
 from .status import status
 from .store import Store, atomic_write
 from .study import study
@@ -214,7 +215,8 @@ def cmd_place(args: argparse.Namespace) -> int:
     placed = [p for p in placements if p.error is None]
     exit_code = 1 if len(placed) < len(placements) else 0
     if args.json:
-        out = {p.name: {key: {"xy": m.xy.round(4).tolist(), "xyz": m.xyz.round(4).tolist(),
+        out = {p.name: {key: {"space": SPACE, "metric": METRIC, "placement": PLACEMENT,
+                              "xy": m.xy.round(4).tolist(), "xyz": m.xyz.round(4).tolist(),
                               "top_tags": dict(m.top_tags(5)), "novelty": round(m.novelty, 2),
                               "neighbour_labels": {lab: round(f, 4) for lab, f in m.neighbour_labels.items()},
                               "neighbours": [vars(n) for n in m.neighbours]}
@@ -253,13 +255,16 @@ def cmd_study(args: argparse.Namespace) -> int:
     print(f"{Path(args.ood).name} placed on {collection.name} ({args.space} space, t-SNE seed {args.seed}); novelty: "
           f"percentile of the nearest-track distance among the collection's own (median), own: fraction whose "
           f"nearest neighbour is in the group")
-    print(f"{'tagger':<22}{'group':<18}{'n':>4}{'novelty':>9}{'own':>7}{'silh.':>8}  nearest {args.neighbours} "
-          f"collection tracks' labels")
+    print("own: in the tagger's space; joint: on the joint map (collection and new tracks mapped together); "
+          "placed: on the collection's map with each new track placed on it")
+    print(f"{'tagger':<22}{'group':<18}{'n':>4}{'novelty':>9}{'own':>7}{'joint':>7}{'placed':>8}{'silh.':>8}  nearest "
+          f"{args.neighbours} collection tracks' labels")
     for key, model in result["models"].items():
         print(f"{TAGGERS[key].name:<22}{'(collection)':<18}{'':>4}{model['collection_novelty_median']:>9.0f}")
         for group, g in model["groups"].items():
             mix = ", ".join(f"{lab} {f:.0%}" for lab, f in g["neighbour_labels"].items())
             print(f"{'':<22}{group:<18}{g['n']:>4}{g['novelty_median']:>9.0f}{g['own_neighbour_fraction']:>7.2f}"
+                  f"{g['own_neighbour_fraction_joint']:>7.2f}{g['own_neighbour_fraction_placed']:>8.2f}"
                   f"{g['silhouette']:>8.2f}  {mix}")
     for path in result["unreadable"]:
         print(f"skipped unreadable {path}")

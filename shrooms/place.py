@@ -1,8 +1,10 @@
 """Placing new songs on an existing collection's maps: for every available tagger, the song's tags,
-embedding, 2-D and 3-D t-SNE coordinates (openTSNE `transform`, no refit) and its nearest collection
-tracks by cosine distance, the label mix of those neighbours and the song's novelty (how far it lies from
-the collection, as a percentile of the collection's own nearest-neighbour distances; `neighbours.py`).
-Placing several songs at once gives the same result as one at a time."""
+embedding, 2-D and 3-D t-SNE coordinates (`TagMap.transform`: locally linear placement among the listed
+neighbours, no refit), its exact nearest collection tracks in the tagger's space (`shrooms.space`), with
+the tags each neighbour shares with it and the tags that separate them ("why here?"), the label mix of
+those neighbours and the song's novelty (how far it lies from the collection, as a percentile of the
+collection's own nearest-neighbour distances; `neighbours.py`). Placing several songs at once gives the
+same result as one at a time."""
 
 from __future__ import annotations
 
@@ -12,13 +14,12 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 from .audio import decode
 from .collections import Collection
 from .errors import AudioError, ShroomsError
 from .config import cache_dir
-from .maps import get_map, results_digest
+from .maps import TagMap, get_map, results_digest
 from .neighbours import label_mix, loo_nearest_distances, novelty_percentile
 from .status import status
 from .store import Store, StoredResults, atomic_write
@@ -30,7 +31,9 @@ class Neighbour:
     id: str
     label: str | None
     path: str
-    distance: float
+    distance: float  # euclidean, in the tagger's space (`shrooms.space`)
+    shared_tags: list = field(default_factory=list)      # [(tag, p_placed, p_neighbour)]: heard in both
+    separating_tags: list = field(default_factory=list)  # [(tag, p_placed, p_neighbour)]: heard differently
 
 
 @dataclass
@@ -60,19 +63,48 @@ class Placement:
     warnings: list[str] = field(default_factory=list)
 
 
-def nearest(results: StoredResults, embeddings: np.ndarray, k: int) -> list[list[Neighbour]]:
-    """The k nearest of the stored tracks `results` to each embedding, by cosine distance."""
-    index = NearestNeighbors(n_neighbors=min(k, len(results.tracks)), metric="cosine").fit(results.embeddings)
-    dist, idx = index.kneighbors(embeddings)
+def nearest(results: StoredResults, tag_map: TagMap, embeddings: np.ndarray,
+            k: int) -> tuple[list[list[Neighbour]], np.ndarray]:
+    """The exact k nearest stored tracks to each embedding (m, D) in the tagger's space (`tag_map.space_`,
+    fitted on `results`: the rows the map is drawn from), nearest first: (neighbours per embedding, their
+    row indices in `results`, shape (m, k))."""
+    dist, idx = tag_map.space_.kneighbors(embeddings, k)
     rows = results.tracks.to_dict("records")
     return [[Neighbour(rows[j]["id"], rows[j]["label"], rows[j]["path"], float(d)) for j, d in zip(i_row, d_row)]
-            for i_row, d_row in zip(idx, dist)]
+            for i_row, d_row in zip(idx, dist)], idx
 
 
-def novelty_baseline(collection: Collection, key: str, results: StoredResults) -> np.ndarray:
-    """Every stored track's distance to its nearest other track (`neighbours.loo_nearest_distances`), shape
-    (n,): what a placed song's novelty is ranked against. Computed once per set of stored rows and kept
-    beside the maps in `cache/maps/` (at 100,000 tracks it is 100,000 neighbour queries)."""
+def why_here(tags: np.ndarray, neighbour_tags: np.ndarray, names: list[str], n: int = 3) -> tuple[list, list]:
+    """The tags a placed track and one neighbour share most, and the tags that separate them most.
+
+    Parameters
+    ----------
+    tags, neighbour_tags : np.ndarray, shape (n_tags,)
+        Tag probabilities of the track and of the neighbour.
+    names : list of str
+        Tag names (columns).
+    n : int
+        Tags of each kind.
+
+    Returns
+    -------
+    shared : list of (tag, p_track, p_neighbour)
+        The `n` tags with the highest min(p_track, p_neighbour): what both are heard as.
+    separating : list of (tag, p_track, p_neighbour)
+        The `n` tags with the largest |p_track - p_neighbour|: where the tagger hears them differ.
+    """
+    both = np.minimum(tags, neighbour_tags)
+    gap = np.abs(tags - neighbour_tags)
+    row = lambda j: (names[j].split("---")[-1], round(float(tags[j]), 4), round(float(neighbour_tags[j]), 4))  # noqa: E731
+    return ([row(j) for j in np.argsort(-both, kind="stable")[:n]],
+            [row(j) for j in np.argsort(-gap, kind="stable")[:n]])
+
+
+def novelty_baseline(collection: Collection, key: str, results: StoredResults, tag_map: TagMap) -> np.ndarray:
+    """Every stored track's distance to its nearest other track in the tagger's space (`tag_map.rows_`;
+    `neighbours.loo_nearest_distances`), shape (n,): what a placed song's novelty is ranked against. Computed
+    once per set of stored rows and kept beside the maps in `cache/maps/` (at 100,000 tracks it is 100,000
+    neighbour queries)."""
     path = (cache_dir() / "maps" / collection.key / key /
             f"novelty-baseline-{results_digest(results, 'embedding')}.npy")
     try:
@@ -81,7 +113,7 @@ def novelty_baseline(collection: Collection, key: str, results: StoredResults) -
             return baseline
     except (OSError, ValueError):
         pass
-    baseline = loo_nearest_distances(results.embeddings)
+    baseline = loo_nearest_distances(tag_map.rows_)
     buffer = io.BytesIO()
     np.save(buffer, baseline)
     try:
@@ -92,15 +124,21 @@ def novelty_baseline(collection: Collection, key: str, results: StoredResults) -
 
 
 def place_on(collection: Collection, tagger: Tagger, samples: list[np.ndarray], k: int) -> list[ModelPlacement]:
-    """One tagger: tag every song, then transform and search them together (each independently)."""
+    """One tagger: tag every song, then place and search each (on its own) in the tagger's space."""
     key = tagger.spec.key
     outs = [tagger.tag(x) for x in samples]
     emb = np.stack([o.embedding for o in outs])
     results = Store(collection).load(key)
-    xy = get_map(collection, key, "tsne", 2, results=results).transform(emb)
+    flat = get_map(collection, key, "tsne", 2, results=results)
+    xy = flat.transform(emb)
     xyz = get_map(collection, key, "tsne", 3, results=results).transform(emb)
-    near = nearest(results, emb, k)
-    novelty = novelty_percentile(results.embeddings, emb, novelty_baseline(collection, key, results))
+    near, idx = nearest(results, flat, emb, k)
+    novelty = novelty_percentile(flat.rows_, flat.space_.transform(emb),
+                                 novelty_baseline(collection, key, results, flat))
+    names = TAGGERS[key].tags
+    for o, row_near, row_idx in zip(outs, near, idx):
+        for neighbour, j in zip(row_near, row_idx):
+            neighbour.shared_tags, neighbour.separating_tags = why_here(o.tags, results.tags[j], names)
     return [ModelPlacement(key, o.tags, o.embedding, xy[i], xyz[i], near[i], float(novelty[i]),
                            label_mix(np.array([n.label for n in near[i]], dtype=object)))
             for i, o in enumerate(outs)]
