@@ -5,11 +5,14 @@ collection and the labels of its nearest tracks; then each tagger's top tags and
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from shrooms import views
 from shrooms.app import session
 from shrooms.errors import ShroomsError
+from shrooms.maps import PLACEMENT
+from shrooms.space import METRIC, SPACE
 from shrooms.place import place
 from shrooms.taggers import TAGGERS
 
@@ -57,6 +60,42 @@ mine = {ident: entry for ident, entry in uploads.items() if ident[0] == source}
 if not mine:
     st.caption(f"Your tracks will be placed on the {coll.name} maps of: "
                + ", ".join(TAGGERS[k].name for k in available) + ".")
+    session.stop_page()
+
+# One map per tagger with every upload on it: placed on the collection's map as it is (each among its
+# listed nearest tracks), or, with "add my tracks to the map", the map re-optimised with them (joint map).
+joint = st.toggle("Add my tracks to the map", key="place_joint",
+                  help="re-optimise each tagger's map with your tracks in it (the study's joint map): a style the "
+                       "collection lacks can show its own island; the collection's points move little")
+keys = [k for k in available if any(k in placed.models for _, _, placed in mine.values())]
+grid = st.columns(min(len(keys), 3) or 1)
+for n, key in enumerate(keys):
+    on_map = [(digest, name, placed.models[key]) for (_, digest), (name, _, placed) in mine.items()
+              if key in placed.models]
+    frame = session.map_frame(source, key, "tsne", 2, version)
+    colour = session.colours(source, key, "tsne", 2, "label", None, version)
+    points = [where.xy for _, _, where in on_map]
+    if joint:
+        frame, points = session.joint_frame(source, key, version, tuple(d for d, _, _ in on_map),
+                                            np.stack([where.embedding for _, _, where in on_map]))
+    figure = views.map_figure(frame, colour, 2, title=TAGGERS[key].name + (" · joint map" if joint else ""),
+                              uploads=[{"name": name, "xy": xy} for (_, name, _), xy in zip(on_map, points)],
+                              height=420)
+    if not joint:
+        for digest, name, _ in on_map:
+            data = next(d for (_, dg), (_, d, _) in mine.items() if dg == digest)
+            path = session.upload_trajectory(source, key, digest, data, name, version)
+            if len(path) > 1:
+                views.add_trajectory(figure, path, name, colour=views.UPLOAD_COLOUR)
+    figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.02))
+    with grid[n % len(grid)]:
+        st.plotly_chart(figure, width="stretch", key=f"place_grid_{key}")
+        for _, name, where in on_map:
+            st.caption(f"**{name}** on {TAGGERS[key].name}: {views.novelty_line(where.novelty)}. "
+                       f"Nearest tracks: {views.mix_line(where.neighbour_labels)}.")
+st.caption(f"Neighbours are the exact nearest in each tagger's space ({SPACE}, {METRIC}); a track is placed "
+           f"{PLACEMENT}, so it lands among the tracks listed for it.")
+
 for (_, digest), (name, data, placed) in mine.items():
     head, remove = st.columns([6, 1])
     head.subheader(name)
@@ -68,20 +107,6 @@ for (_, digest), (name, data, placed) in mine.items():
     for line in placed.warnings:  # e.g. truncated: decoded from what the file holds
         st.warning(line)
     st.audio(data, format=views.PLAYABLE.get(Path(name).suffix.lower(), "audio/wav"))
-    grid = st.columns(min(len(placed.models), 3))
-    for n, (key, where) in enumerate(placed.models.items()):
-        frame = session.map_frame(source, key, "tsne", 2, version)
-        colour = session.colours(source, key, "tsne", 2, "label", None, version)
-        figure = views.map_figure(frame, colour, 2, title=TAGGERS[key].name,
-                                  uploads=[{"name": name, "xy": where.xy}], height=420)
-        path = session.upload_trajectory(source, key, digest, data, name, version)
-        if len(path) > 1:
-            views.add_trajectory(figure, path, name, colour=views.UPLOAD_COLOUR)
-        figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.02))
-        with grid[n % len(grid)]:
-            st.plotly_chart(figure, width="stretch", key=f"place_grid_{digest}_{key}")
-            st.caption(f"**{TAGGERS[key].name}**: {views.novelty_line(where.novelty)}. "
-                       f"Nearest tracks: {views.mix_line(where.neighbour_labels)}.")
     tabs = st.tabs([TAGGERS[k].name for k in placed.models])
     for tab, (key, where) in zip(tabs, placed.models.items()):
         with tab:
@@ -89,6 +114,6 @@ for (_, digest), (name, data, placed) in mine.items():
             left.plotly_chart(views.tags_figure(where.top_tags(8), "top tags"), width="stretch",
                               key=f"place_tags_{digest}_{key}")
             with right:
-                session.show_neighbours(where.neighbours)
+                session.show_neighbours(where.neighbours, "Nearest tracks, and why here")
     for key, why in placed.unavailable.items():
         st.caption(f"{TAGGERS[key].name}: unavailable ({why.split(' — ')[0]})")

@@ -32,10 +32,15 @@ except ShroomsError as exc:  # e.g. no sub-folders, or nothing readable: one lin
     session.stop_page()
 st.caption(f"{where} on {coll.name}. Novelty: the median group track is further from the collection than this "
            "% of its own tracks (a collection track: about 50). Own neighbour: the fraction of the group's tracks "
-           "whose nearest track is in the group.")
+           "whose nearest track is in the group, in the tagger's space, on the joint map and on the collection's "
+           "map with each track placed on it.")
 st.dataframe(table, width="stretch", hide_index=True)
+view = st.radio("Map", ["joint", "placed"], horizontal=True, key="study_view",
+                format_func={"joint": "Joint map (collection and new music mapped together)",
+                             "placed": "Placed only (the collection's map, unchanged)"}.get)
 grid = st.columns(min(len(figures), 3))
-for n, (key, figure) in enumerate(figures.items()):
+for n, (key, views_of) in enumerate(figures.items()):
+    figure = views_of[view]
     figure.update_layout(width=None, height=480, title=dict(text=TAGGERS[key].name),
                          legend=dict(orientation="h", yanchor="top", y=-0.02), margin=dict(l=0, r=0, t=40, b=0))
     grid[n % len(grid)].plotly_chart(figure, width="stretch", key=f"study_map_{key}")

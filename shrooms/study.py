@@ -4,22 +4,27 @@ A folder of new music, one sub-folder per group, is tagged like a collection of 
 own key, never in the studied collection's rows) and placed on the collection: per tagger and group, the
 label mix of the group's nearest collection tracks, its median novelty percentile (`neighbours.py`), the
 fraction of its tracks whose nearest neighbour is one of its own, and its silhouette against the
-collection's labels; plus a map: the collection's t-SNE map with the new tracks placed by the map's
-transform (no refit). Same inputs and seed → identical numbers.
+collection's labels, all in the tagger's space (`shrooms.space`); plus two maps: the joint map (the
+collection's t-SNE map re-optimised with the new tracks in it, `TagMap.partial_fit`: the study's method,
+where a new style can show its own island) and the placed-only view (each new track placed on the
+unchanged map by `TagMap.transform`). Same inputs and seed → identical numbers.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
+from scipy.spatial import procrustes
 from sklearn.metrics import silhouette_samples
 
 from .collections import Collection, folder_collection
 from .errors import ShroomsError
 from .maps import features, get_map
+from .space import TaggerSpace, in_space
 from .neighbours import (METRIC, check_rows, label_mix, neighbour_indices, novelty_percentile,
                          own_neighbour_fraction, self_novelty)
 from .precompute import precompute
@@ -49,10 +54,14 @@ def group_scores(reference: np.ndarray, reference_labels: np.ndarray, others: np
     Returns
     -------
     dict
-        n, novelty_median (0-100), novelty (g,), own_neighbour_fraction (0-1), silhouette (-1 to 1, cosine,
-        the group as one more label among the collection's) and neighbour_labels {label: fraction}.
+        n, novelty_median (0-100), novelty (g,), own_neighbour_fraction (0-1), silhouette (-1 to 1, the
+        group as one more label among the collection's) and neighbour_labels {label: fraction}, all in the
+        tagger's space fitted on `reference` (`shrooms.space`).
     """
     reference, group = check_rows(reference, "reference", 2), check_rows(group, "group", 2)
+    space = TaggerSpace().fit(reference)
+    reference, group = space.rows_, space.transform(group)
+    others = space.transform(others) if len(others) else np.zeros((0, reference.shape[1]))
     novelty = novelty_percentile(reference, group)
     near = neighbour_indices(reference, group, k)
     names = np.array(["(unlabelled)" if v is None else str(v) for v in reference_labels], dtype=object)
@@ -90,51 +99,75 @@ def study(collection: Collection, folder: str | Path, keys: list[str], seed: int
     result = {"collection": collection.key, "ood": str(Path(folder).resolve()), "seed": seed, "space": space,
               "k": k, "unreadable": [f["path"] for f in summary.failed], "models": {}}
     for key in keys:
-        result["models"][key] = model_study(collection, ood, key, seed, space, k, with_map=out is not None,
+        result["models"][key] = model_study(collection, ood, key, seed, space, k, with_map=True,
                                             results=rows[key])
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         result["figures"] = {}
         for key in keys:
-            path = out / f"map-{key}.html"
-            atomic_write(path, study_figure(collection, ood, key, result["models"][key], seed, space, rows[key])
-                         .to_html(include_plotlyjs=True, full_html=True).encode())
-            result["figures"][key] = str(path)
+            for view, suffix in (("joint", ""), ("placed", "-placed")):
+                path = out / f"map-{key}{suffix}.html"
+                atomic_write(path, study_figure(collection, ood, key, result["models"][key], seed, space, rows[key],
+                                                view).to_html(include_plotlyjs=True, full_html=True).encode())
+            result["figures"][key] = str(out / f"map-{key}.html")
     return result
 
 
 def model_study(collection: Collection, ood: Collection, key: str, seed: int, space: str, k: int,
                 with_map: bool = True, results: StoredResults | None = None) -> dict:
-    """One tagger: the collection's own novelty baseline, every group's scores and, `with_map`, every new
-    track's place on the 2-D t-SNE map (openTSNE transform, each track on its own: the slow part).
+    """One tagger: the collection's own novelty baseline, every group's scores and, `with_map`, the new
+    tracks on the 2-D t-SNE map twice: placed one by one on the collection's map (`xy`, the map unchanged)
+    and on the joint map (`xy_joint`: `TagMap.partial_fit` of the collection's map with every new track,
+    the study's method), with each group's own-neighbour fraction on both maps next to the one in the space
+    and the Procrustes disparity between the collection's points before and after (`joint`).
     `results`: the collection's stored rows when read already (the map is fitted on the same rows)."""
     base, new = Store(collection).load(key) if results is None else results, Store(ood).load(key)
     if len(new.tracks) == 0:
         raise ShroomsError(f"{ood.name}: none of the OOD files could be read")
     x, y = features(base, space), features(new, space)
     groups = new.tracks["label"].to_numpy(dtype=str)
-    out = {"collection_novelty_median": round(float(np.median(self_novelty(x))), 4), "groups": {}}
+    out = {"collection_novelty_median": round(float(np.median(self_novelty(in_space(x)))), 4), "groups": {}}
     for group in sorted(set(groups)):
         inside = groups == group
         if inside.sum() < 2:
             continue
         out["groups"][group] = group_scores(x, base.tracks["label"].to_numpy(dtype=object), y[~inside], y[inside], k)
     if with_map:
-        xy = get_map(collection, key, "tsne", 2, seed=seed, space=space, results=base).transform(y)
-        out["tracks"] = [{"id": i, "group": g, "xy": [round(float(v), 3) for v in p]}
-                         for i, g, p in zip(new.tracks["id"], groups, xy)]
+        tag_map = get_map(collection, key, "tsne", 2, seed=seed, space=space, results=base)
+        xy = tag_map.transform(y)
+        joint = copy.deepcopy(tag_map).partial_fit(y)
+        old, xy_joint = joint.embedding_[:len(x)], joint.embedding_[len(x):]
+        for group, scores in out["groups"].items():
+            inside = groups == group
+            scores["own_neighbour_fraction_placed"] = round(
+                own_neighbour_fraction(np.concatenate([tag_map.embedding_, xy[~inside]]), xy[inside]), 4)
+            scores["own_neighbour_fraction_joint"] = round(
+                own_neighbour_fraction(np.concatenate([old, xy_joint[~inside]]), xy_joint[inside]), 4)
+        out["joint"] = {"procrustes": round(float(procrustes(tag_map.embedding_, old)[2]), 6),
+                        "collection": {i: [round(float(v), 3) for v in p] for i, p in zip(tag_map.ids_, old)}}
+        out["tracks"] = [{"id": i, "group": g, "xy": [round(float(v), 3) for v in p],
+                          "xy_joint": [round(float(v), 3) for v in q]}
+                         for i, g, p, q in zip(new.tracks["id"], groups, xy, xy_joint)]
     return out
 
 
 def study_figure(collection: Collection, ood: Collection, key: str, scores: dict, seed: int = 0,
-                 space: str = "embedding", results: StoredResults | None = None) -> go.Figure:
-    """The collection's t-SNE map, coloured by label, with the OOD tracks as stars, one colour per group
-    (`results`: the collection's stored rows when read already: the map and its points are one read)."""
+                 space: str = "embedding", results: StoredResults | None = None, view: str = "joint") -> go.Figure:
+    """The collection's t-SNE map, coloured by label, with the OOD tracks as stars, one colour per group.
+    `view="joint"`: the joint map (collection and new tracks re-optimised together, `TagMap.partial_fit`);
+    `"placed"`: the collection's own map with every new track placed on it (`results`: the collection's
+    stored rows when read already: the map and its points are one read)."""
+    if view not in ("joint", "placed"):
+        raise ShroomsError(f"unknown study view {view!r}: choose joint or placed")
     results = Store(collection).load(key) if results is None else results
-    tsne = get_map(collection, key, "tsne", 2, seed=seed, space=space, results=results)
     tracks = results.tracks
-    where = {i: n for n, i in enumerate(tsne.ids_)}
-    coords = tsne.embedding_[[where[i] for i in tracks["id"]]]
+    if view == "joint":
+        coords = np.array([scores["joint"]["collection"][i] for i in tracks["id"]])
+    else:
+        tsne = get_map(collection, key, "tsne", 2, seed=seed, space=space, results=results)
+        where = {i: n for n, i in enumerate(tsne.ids_)}
+        coords = tsne.embedding_[[where[i] for i in tracks["id"]]]
+    at_key = "xy_joint" if view == "joint" else "xy"
     labels = tracks["label"].fillna("(unlabelled)").to_numpy(dtype=str)
     fig = go.Figure()
     palette = qualitative.Pastel + qualitative.Set3
@@ -145,11 +178,12 @@ def study_figure(collection: Collection, ood: Collection, key: str, scores: dict
     for n, group in enumerate(sorted({t["group"] for t in scores["tracks"]})):
         rows = [t for t in scores["tracks"] if t["group"] == group]
         median = scores["groups"].get(group, {}).get("novelty_median")
-        fig.add_scatter(x=[t["xy"][0] for t in rows], y=[t["xy"][1] for t in rows], mode="markers",
+        fig.add_scatter(x=[t[at_key][0] for t in rows], y=[t[at_key][1] for t in rows], mode="markers",
                         name=f"new: {group}" + (f" (novelty {median:.0f})" if median is not None else ""),
                         text=[t["id"] for t in rows],
                         marker={"size": 13, "symbol": "star", "color": qualitative.Dark24[n % 24],
                                 "line": {"width": 1, "color": "black"}})
-    fig.update_layout(title=f"{TAGGERS[key].name}: {ood.name} placed on {collection.name} ({space}, t-SNE seed {seed})",
+    how = "mapped with" if view == "joint" else "placed on"
+    fig.update_layout(title=f"{TAGGERS[key].name}: {ood.name} {how} {collection.name} ({space}, t-SNE seed {seed})",
                       template="plotly_white", width=900, height=700)
     return fig

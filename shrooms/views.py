@@ -3,6 +3,8 @@ map frames, map/tag/confusion figures, the taggers' status and the score table."
 
 from __future__ import annotations
 
+import copy
+
 import io
 import os
 from pathlib import Path
@@ -219,6 +221,20 @@ def map_frame(collection: Collection, key: str, method: str = "tsne", dims: int 
     return frame
 
 
+def joint_frame(collection: Collection, key: str, frame: pd.DataFrame, embeddings: np.ndarray,
+                results: StoredResults | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The 2-D t-SNE map with new tracks added to it (`TagMap.partial_fit`, the study's joint map): `frame`
+    (from `map_frame`, same rows) with the collection's joint coordinates, and the new tracks' (m, 2)."""
+    results = Store(collection).load(key) if results is None else results
+    fitted = get_map(collection, key, "tsne", 2, results=results)
+    joint = copy.deepcopy(fitted).partial_fit(embeddings)
+    position = {track_id: i for i, track_id in enumerate(fitted.ids_)}
+    coords = joint.embedding_[[position[i] for i in frame["id"]]]
+    out = frame.copy()
+    out["x"], out["y"] = coords[:, 0], coords[:, 1]
+    return out, np.array(joint.embedding_[len(fitted.ids_):])
+
+
 def cluster_captions(tags: np.ndarray, clusters: np.ndarray, key: str, n: int = 3) -> dict:
     """{cluster id: "cluster 3: metal, electricguitar, energetic"}: each k-means cluster named by the `n`
     tags most raised in it above the collection mean (`analysis.tag_profiles`)."""
@@ -404,8 +420,11 @@ def study_table(models: dict) -> pd.DataFrame:
     """One row per tagger and group: tracks, median novelty, own-neighbour fraction, silhouette and the
     label mix of its nearest collection tracks."""
     rows = [{"tagger": TAGGERS[key].name, "group": group, "tracks": s["n"], "novelty (median %)": s["novelty_median"],
-             "own neighbour": s["own_neighbour_fraction"], "silhouette": s["silhouette"],
+             "own neighbour": s["own_neighbour_fraction"],
+             "own neighbour (joint map)": s.get("own_neighbour_fraction_joint"),
+             "own neighbour (placed)": s.get("own_neighbour_fraction_placed"), "silhouette": s["silhouette"],
              "neighbour labels": mix_line(dict(list(s["neighbour_labels"].items())[:3]))}
             for key, m in models.items() for group, s in m["groups"].items()]
     return pd.DataFrame(rows, columns=["tagger", "group", "tracks", "novelty (median %)", "own neighbour",
-                                       "silhouette", "neighbour labels"])
+                                       "own neighbour (joint map)", "own neighbour (placed)", "silhouette",
+                                       "neighbour labels"])

@@ -82,6 +82,13 @@ def upload_trajectory(source: str, key: str, digest: str, _data: bytes, name: st
                                    results=rows(source, key, version))
 
 
+@st.cache_data(show_spinner="Adding your tracks to the map…", max_entries=32)
+def joint_frame(source: str, key: str, version: str, digests: tuple[str, ...], embeddings):
+    """The 2-D map re-optimised with the uploads `digests` (their embeddings, (m, D), in that order) in it."""
+    return views.joint_frame(collection(source, version), key, map_frame(source, key, "tsne", 2, version),
+                             embeddings, results=rows(source, key, version))
+
+
 @st.cache_data(show_spinner="Placing every chunk…", max_entries=16)
 def segments(source: str, key: str, method: str, dims: int, version: str, space: str = "embedding",
              tags: tuple[str, str] | None = None) -> pd.DataFrame:
@@ -105,12 +112,15 @@ def agreement(source: str, keys: tuple[str, ...], space: str, version: str) -> d
                            results={key: rows(source, key, version) for key in keys})
 
 
-@st.cache_data(show_spinner="Tagging the folder and placing its groups…", max_entries=8)
+@st.cache_data(show_spinner="Tagging the folder, placing its groups and mapping them with the collection…",
+               max_entries=8)
 def study(source: str, folder: str, keys: tuple[str, ...], version: str) -> tuple[pd.DataFrame, dict]:
+    """The study's table and, per tagger, its two maps: {"joint": figure, "placed": figure}."""
     coll = collection(source, version)
     stored = {key: rows(source, key, version) for key in keys}
     ood, models = views.study_models(coll, folder, list(keys), results=stored)
-    figures = {key: study_figure(coll, ood, key, models[key], results=stored[key]) for key in models}
+    figures = {key: {view: study_figure(coll, ood, key, models[key], results=stored[key], view=view)
+                     for view in ("joint", "placed")} for key in models}
     return views.study_table(models), figures
 
 

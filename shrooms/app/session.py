@@ -19,13 +19,15 @@ from .. import views
 from ..audio import fs_path, text_path
 from ..collections import Collection, find_gtzan
 from ..errors import ShroomsError
+from ..maps import get_map
 from ..place import nearest
+from ..space import SPACE
 from ..status import NOT_COMPUTED
 from ..store import Store
 from ..taggers import TAGGERS
 from .folders import REFUSED, SYSTEM_FOLDERS, allowed_folder, library_roots, open_collection  # noqa: F401
 from .loaders import (agreement, chunks_per_track, collection, colours, confusion, fingerprint, label_tags,  # noqa: F401
-                      map_frame, rows, scores, segments, statuses, study, trajectory, upload_trajectory)
+                      joint_frame, map_frame, rows, scores, segments, statuses, study, trajectory, upload_trajectory)
 from .loaders import audio as _audio
 from .queue import (QUEUE_KEY, byte_progress, continue_precompute, get_gtzan, get_weights,  # noqa: F401
                     queue_precompute, run_precompute, running_tagger)
@@ -166,11 +168,16 @@ def unavailable_reason(source: str, version: str, key: str) -> str:
 
 
 def show_neighbours(neighbours: list, heading: str = "Nearest tracks") -> None:
-    """A playable list of neighbours: id, label, cosine distance, audio player."""
-    st.markdown(f"**{heading}** (cosine distance in embedding space)")
+    """A playable list of neighbours: id, label, distance in the tagger's space, audio player and, for a
+    placed song's neighbours, why they are near ("why here?": the tags both are heard as, and the tags
+    that separate them)."""
+    st.markdown(f"**{heading}** (exact nearest; euclidean distance in the tagger's space: {SPACE})")
     for n in neighbours:
         left, right = st.columns([2, 3])
-        left.write(f"`{n.id}` · {n.label or 'unlabelled'} · {n.distance:.3f}")
+        left.write(f"`{n.id}` · {n.label or 'unlabelled'} · {n.distance:.2f}")
+        if getattr(n, "shared_tags", None):
+            left.caption("both: " + ", ".join(f"{t} {a:.2f}/{b:.2f}" for t, a, b in n.shared_tags)
+                         + " · differ: " + ", ".join(f"{t} {a:.2f}/{b:.2f}" for t, a, b in n.separating_tags))
         data, mime = audio(n.path)
         right.audio(data, format=mime)
 
@@ -199,7 +206,9 @@ def show_track(source: str, coll: Collection, key: str, track_id: str, version: 
     left.plotly_chart(views.tags_figure([(TAGGERS[key].tags[i], float(out.tags[i])) for i in order],
                                         f"{TAGGERS[key].name}: top tags"), width="stretch")
     with right:
-        near = [n for n in nearest(rows(source, key, version), out.embedding[None, :], 6)[0] if n.id != track_id][:5]
+        stored = rows(source, key, version)
+        found = nearest(stored, get_map(coll, key, "tsne", 2, results=stored), out.embedding[None, :], 6)[0][0]
+        near = [n for n in found if n.id != track_id][:5]
         show_neighbours(near)
 
 
