@@ -29,6 +29,7 @@ from scipy.stats import binomtest
 from .collections import Collection
 from .errors import ShroomsError
 from .neighbours import neighbour_indices
+from .space import in_space
 from .store import Store, StoredResults
 from .taggers import TAGGERS, get_spec
 
@@ -178,10 +179,10 @@ def report(collection: Collection, confidence: float = CONFIDENCE) -> dict:
 
 def nearest_other(results: StoredResults, seed: str, among: list[str]) -> str:
     """The id of the seed's nearest other track among the ids `among` (which include the seed), in one
-    tagger's stored rows (`neighbours.neighbour_indices`)."""
+    tagger's stored rows, in that tagger's space (`shrooms.space`, fitted on those rows)."""
     ids = list(results.tracks["id"])
     rows = [ids.index(t) for t in among]
-    reference = results.embeddings[rows]
+    reference = in_space(results.embeddings[rows])
     query = reference[[among.index(seed)]]
     for j in neighbour_indices(reference, query, 2)[0]:
         if among[j] != seed:  # a duplicate of the seed can come back before the seed itself
