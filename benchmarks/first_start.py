@@ -84,7 +84,9 @@ def one_start(timeout: float, ready: list[str], first_only: bool = False) -> tup
         with open(log, "wb") as out:
             start = time.perf_counter()
             proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                                     "--server.address", "127.0.0.1", "--server.headless", "true"],
+                                     "--server.address", "127.0.0.1", "--server.headless", "true",
+                                     # edits of the tree during a run must not rerun or break the measured app
+                                     "--server.fileWatcherType", "none"],
                                     cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             wait_healthy(port, proc, log, 120)
