@@ -1,8 +1,8 @@
 """A blind listening test: whose neighbours sound more alike?
 
 A trial plays a seed track and, blind and in random order (labelled "A" and "B", never by tagger), the
-seed's nearest other track under each of two taggers (`neighbours.neighbour_indices` on each tagger's
-stored rows, both searched among the tracks the two taggers share); the listener says which one sounds
+seed's nearest other track under each of two taggers (in each tagger's documented space, `shrooms.space`,
+fitted on the tracks the two taggers share, and searched among them); the listener says which one sounds
 closer to the seed, or "same". A pair of taggers that names the same nearest track is not a trial.
 
 Votes live in the store's database (`cache/store.sqlite3`), in their own table `listening_votes`, each
