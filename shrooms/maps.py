@@ -46,9 +46,11 @@ MIN_ROWS = 4
 # space, the neighbours `place` lists first. Measured on the five-style Debian collection, each style held
 # out in turn and Wesnoth's orchestral music (benchmarks/placement.py, README): 3-6 neighbours and a
 # regularisation of 0.001-0.1 all put the listed neighbours among the placed point's 10 nearest map points
-# 0.80-0.83 of the time; 5 and 0.01 gave the most distinct spots (0.94).
+# 0.80-0.83 of the time, 5 neighbours gave the most distinct spots (0.94); the regularisation pulls the
+# weights towards equal ones, so 0.01 left a collection track's own audio (not bit-equal to its stored row)
+# up to 1.5% of the extent from its point (CRNN, 3-D), 0.001 ten times less.
 PLACEMENT_NEIGHBOURS = 5
-PLACEMENT_REG = 1e-2
+PLACEMENT_REG = 1e-3
 PLACEMENT = f"locally linear among the {PLACEMENT_NEIGHBOURS} nearest (LLE weights, regularisation {PLACEMENT_REG})"
 # partial_fit: t-SNE gradient descent on the affinities of all rows together (the fit's perplexity), from
 # the current layout with the new rows placed, the collection's points held in place after every step of
