@@ -620,6 +620,7 @@ class Store:
             kept += self._insert_rows("results", RESULT_COLUMNS, batch)
             self._insert_rows("failures", FAILURE_COLUMNS, list(readable_rows(src, "failures", FAILURE_COLUMNS)))
             old_n = dict(readable_rows(src, "revisions", ["collection", "n"]))
+            self._salvage_other_tables(src)
         finally:
             src.close()
         with self.transaction() as conn:  # a new revision for every collection: views of the old one go stale
@@ -627,6 +628,25 @@ class Store:
                 conn.execute("INSERT OR REPLACE INTO revisions (collection, n) VALUES (?, ?)",
                              (coll, int(old_n.get(coll) or 0) + n + 1))
         return kept
+
+    def _salvage_other_tables(self, src: sqlite3.Connection) -> None:
+        """Tables other modules keep in this database (e.g. the listening test's votes): recreated from
+        their own CREATE statement, with every row still readable by rowid."""
+        try:
+            tables = src.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
+        except sqlite3.DatabaseError:
+            return
+        for name, sql in tables:
+            if name in ("results", "failures", "claims", "revisions") or name.startswith("sqlite_") or not sql:
+                continue
+            try:
+                columns = [c[1] for c in src.execute(f'PRAGMA table_info("{name}")').fetchall()]
+                with self.transaction() as conn:
+                    conn.execute(sql.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1)
+                                 if "IF NOT EXISTS" not in sql.upper() else sql)
+            except sqlite3.DatabaseError:
+                continue
+            self._insert_rows(f'"{name}"', columns, list(readable_rows(src, f'"{name}"', columns)))
 
     def _insert_rows(self, table: str, columns: list[str], batch: list[tuple]) -> int:
         n = len(batch)

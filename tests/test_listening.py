@@ -26,7 +26,7 @@ from shrooms.errors import ShroomsError
 from shrooms.listening import Trial
 from shrooms.neighbours import knn_sets
 from shrooms.space import in_space
-from shrooms.store import DB_NAME, StoredResults
+from shrooms.store import DB_NAME, Store, StoredResults
 
 from .conftest import DATA
 from .helpers import assert_no_traceback, run_cli
@@ -296,3 +296,22 @@ def test_cli_listening_missing_folder_is_one_line(tmp_path: Path, private_cache:
     assert proc.returncode == 1
     assert_no_traceback(proc)
     assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("shrooms: error:")
+
+
+def test_repair_keeps_the_votes(music: Path, private_cache: Path) -> None:
+    """The store's salvage copies the tables other modules keep in its database: a repair loses no vote."""
+    coll = folder_collection(music)
+    session = listening.new_session()
+    cast = [listening.record_vote(coll, trial(i), choice, session) for i, choice in enumerate(["a", "b", "same"])]
+    before = listening.votes(coll)
+    store = Store(coll)
+    store.close()
+    old = private_cache / "damaged.sqlite3"
+    with sqlite3.connect(private_cache / DB_NAME) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    (private_cache / DB_NAME).rename(old)
+    for suffix in ("-wal", "-shm"):
+        (private_cache / f"{DB_NAME}{suffix}").unlink(missing_ok=True)
+    Store(coll)._salvage(old)
+    assert [v["id"] for v in listening.votes(coll)] == cast
+    assert listening.votes(coll) == before
