@@ -1,5 +1,5 @@
-"""Batching and dealing: a chunk's result never depends on its batch-mates, on how many chunks are run
-together or on how many devices share the work."""
+"""Batching and dealing: a track's rows never depend on the tracks computed beside it, nor on how many
+devices share the work."""
 
 from __future__ import annotations
 
@@ -19,22 +19,27 @@ def recordings() -> dict[str, np.ndarray]:
     return clips(manifest())
 
 
-def test_chunk_is_bit_identical_whatever_its_batch_mates(recordings: dict) -> None:
-    """Sample-level CNN runs 8 chunks per CPU pass: the same chunk alone, among other music, or in a
-    padded last batch gives exactly the same bits."""
+def test_a_tracks_rows_never_depend_on_the_tracks_computed_beside_it(recordings: dict) -> None:
+    """The local engine's group of tracks (precompute.run_group) on the CPU: a track computed alone and
+    among other tracks gives the same bits (each track's chunks are batched on their own: the
+    sample-level CNN's 8-chunk batches moved a chunk by 6e-8 with other batch-mates), and the same chunks
+    give the same bits on every run."""
+    from shrooms.collections import Track
+    from shrooms.precompute import ClaimedTrack, run_group
     tagger = conformance_tagger("sample", manifest()["models"]["sample"])
-    assert tagger.batch_size > 1
-    target = chunk(recordings["vocadito_1"], tagger.spec.input_length)[3:4]
-    others = chunk(recordings["ballroom_waltz"], tagger.spec.input_length)
-    alone_tags, alone_embs = tagger.predict_chunks(target)
-    mixed = np.concatenate([others[:5], target, others[5:]])  # target is row 5 of 9: batch 0, last place
-    tags, embs = tagger.predict_chunks(mixed)
-    np.testing.assert_array_equal(tags[5], alone_tags[0])
-    np.testing.assert_array_equal(embs[5], alone_embs[0])
-    shifted = np.concatenate([others[:8], target])  # row 8: first of a padded batch
-    tags, embs = tagger.predict_chunks(shifted)
-    np.testing.assert_array_equal(embs[8], alone_embs[0])
-    assert not np.array_equal(embs[0], embs[8])  # and the chunks really differ
+    assert tagger.batch_size > 1 and tagger.device.type == "cpu"
+
+    def claimed(name: str) -> ClaimedTrack:
+        return ClaimedTrack(Track(name, None, None), "mine", recordings[name], keys=["sample"])
+
+    others = [name for name in recordings if name != "vocadito_1"][:2]
+    alone = run_group([claimed("vocadito_1")], tagger)["vocadito_1"]
+    beside = run_group([claimed(others[0]), claimed("vocadito_1"), claimed(others[1])], tagger)["vocadito_1"]
+    for a, b in zip((alone.tags, alone.embedding, alone.chunk_tags, alone.chunk_embeddings),
+                    (beside.tags, beside.embedding, beside.chunk_tags, beside.chunk_embeddings)):
+        np.testing.assert_array_equal(a, b)
+    again = tagger.predict_chunks(chunk(recordings["vocadito_1"], tagger.spec.input_length))
+    np.testing.assert_array_equal(again[1], alone.chunk_embeddings)
 
 
 def replica(device: str = "cpu", batch_size: int = 2) -> Tagger:

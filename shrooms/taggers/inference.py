@@ -29,7 +29,9 @@ from .weights import file_sha256, find_weights, load_model, missing_message
 TAGGER_VERSION = "4"
 
 # Samples per forward pass on a GPU. On the CPU each tagger has its own measured batch (spec.cpu_batch).
-# Any fixed batch size (the last batch zero-padded) makes a chunk's result independent of its batch-mates.
+# Fixed batch sizes (the last batch zero-padded) keep the shapes, and so the kernels, the same from run to run;
+# a chunk's result can still depend on its batch-mates by a few ulp (6e-8 measured), so the engines batch
+# each track's chunks on their own on the CPU (precompute.run_group).
 GPU_BATCH_SAMPLES = 8_000_000
 
 PRECISIONS = ("float32", "bf16")
@@ -141,7 +143,9 @@ class Tagger:
 
     def predict_chunks(self, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n, input_length) float32 → (tags (n, 50), embeddings (n, D)), in fixed-size batches (the last
-        one zero-padded) so that results are the same whatever chunks are batched together."""
+        one zero-padded): the same chunks give the same bits on every run, but a chunk among other
+        batch-mates can differ by a few ulp (the sample-level CNNs: 6e-8), so callers batch one track at a
+        time where rows must not depend on what is computed beside them."""
         return predict_in_batches(self.spec, chunks, self.batch_size, [self.predict_batch])
 
     def tag(self, samples: np.ndarray) -> TrackOutput:
