@@ -41,6 +41,6 @@ view = st.radio("Map", ["joint", "placed"], horizontal=True, key="study_view",
 grid = st.columns(min(len(figures), 3))
 for n, (key, views_of) in enumerate(figures.items()):
     figure = views_of[view]
-    figure.update_layout(width=None, height=480, title=dict(text=TAGGERS[key].name),
+    figure.update_layout(width=None, height=480, title=dict(text=figure.layout.title.text, font=dict(size=12)),
                          legend=dict(orientation="h", yanchor="top", y=-0.02), margin=dict(l=0, r=0, t=40, b=0))
     grid[n % len(grid)].plotly_chart(figure, width="stretch", key=f"study_map_{key}")
