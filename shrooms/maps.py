@@ -225,17 +225,23 @@ class TagMap(TransformerMixin, BaseEstimator):
         x = checked_rows(X, min_rows=0, n_features=self.n_features_in_)
         if not len(x):
             return np.zeros((0, self.dims))
-        z = self.space_.transform(x)
+        # one row at a time, also into the space: a matrix product's last bits depend on how many rows it
+        # multiplies, and a track must land on the same spot whatever it is placed with
+        z = np.concatenate([self.space_.transform(row[None, :]) for row in x])
         if self.tsne_ is None:
             return pad_columns(z, self.dims)
         return self.placed(z)
 
     def placed(self, z: np.ndarray) -> np.ndarray:
-        """Rows already in the space (m, k) → map coordinates (m, dims) by locally linear placement."""
+        """Rows already in the space (m, k) → map coordinates (m, dims) by locally linear placement, each
+        row on its own: its exact nearest mapped rows (euclidean, ties to the lower index), their weights."""
         k = min(PLACEMENT_NEIGHBOURS, len(self.rows_))
-        _, idx = nearest_rows(self.rows_, z, k)
         coords = np.asarray(self._coords)
-        return np.stack([placement_weights(row, self.rows_[near]) @ coords[near] for row, near in zip(z, idx)])
+        out = np.empty((len(z), coords.shape[1]))
+        for i, row in enumerate(z):
+            near = np.argsort(((self.rows_ - row) ** 2).sum(axis=1), kind="stable")[:k]
+            out[i] = placement_weights(row, self.rows_[near]) @ coords[near]
+        return out
 
     def partial_fit(self, X, y=None) -> "TagMap":
         """Add rows to the map itself: the study's joint map, without losing the map the user knows.
@@ -282,13 +288,6 @@ class TagMap(TransformerMixin, BaseEstimator):
     def fit_transform(self, X, y=None) -> np.ndarray:
         """Fit, then return `embedding_` (n, dims) as a writable copy."""
         return np.array(self.fit(X).embedding_)
-
-
-def nearest_rows(reference: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact euclidean k nearest reference rows of each query (both already in the space): (distances,
-    indices), each (m, k), nearest first, ties to the lower index."""
-    from sklearn.neighbors import NearestNeighbors
-    return NearestNeighbors(n_neighbors=k, algorithm="brute").fit(reference).kneighbors(queries)
 
 
 def tag_axes(tags: np.ndarray, tag_a: str, tag_b: str, names=JAMENDO_TAGS) -> np.ndarray:

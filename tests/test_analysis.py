@@ -120,7 +120,8 @@ def test_novelty_percentile_on_a_constructed_case() -> None:
     reference = unit(np.array([0, 10, 30, 60, 100]))
     # 150° is 50° from the nearest (further than all 5), 45° is 15° away (further than 2 of 5), 0° is on a track
     assert novelty_percentile(reference, unit(np.array([150, 45, 0]))).tolist() == [100.0, 40.0, 0.0]
-    assert np.allclose(loo_nearest_distances(reference), 1 - np.cos(np.radians([10, 10, 20, 30, 40])))
+    # rows are given in the space, distances euclidean: chords of the unit circle, 2 sin(gap / 2)
+    assert np.allclose(loo_nearest_distances(reference), 2 * np.sin(np.radians([10, 10, 20, 30, 40]) / 2))
     assert self_novelty(reference).tolist() == [0.0, 0.0, 40.0, 60.0, 80.0]
     # a known baseline (the leave-one-out distances) gives the same percentiles without recomputing it
     baseline = loo_nearest_distances(reference)

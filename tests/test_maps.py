@@ -16,6 +16,7 @@ from shrooms.config import cache_dir
 from shrooms.errors import ShroomsError
 from shrooms.maps import TagMap, get_map, results_digest, segment_points, tag_axes, trajectory
 from shrooms.neighbours import loo_nearest_distances
+from shrooms.space import in_space
 from shrooms.place import place_on
 from shrooms.store import Store
 from shrooms.taggers import JAMENDO_TAGS, available_taggers
@@ -167,8 +168,8 @@ def test_the_novelty_baseline_is_computed_once_per_set_of_rows(debian) -> None:
     song = load_audio(held_out["lounge"])
     first = place_on(collection, tagger, [song], k=3)[0]
     cached = cache_dir() / "maps" / collection.key / "fcn" / f"novelty-baseline-{results_digest(results, 'embedding')}.npy"
-    np.testing.assert_array_equal(np.load(cached), loo_nearest_distances(results.embeddings))
-    np.save(cached, np.full(len(results.tracks), 2.0))  # every track "far from the rest": the song is not novel
+    np.testing.assert_array_equal(np.load(cached), loo_nearest_distances(in_space(results.embeddings)))
+    np.save(cached, np.full(len(results.tracks), 1e9))  # every track "far from the rest": the song is not novel
     assert place_on(collection, tagger, [song], k=3)[0].novelty == 0.0
     np.save(cached, np.zeros(len(results.tracks)))  # every track on another: the song is further than all
     assert place_on(collection, tagger, [song], k=3)[0].novelty == 100.0

