@@ -8,10 +8,11 @@ which are Barnes-Hut below 10,000 points and FFT above in 2-D, Barnes-Hut always
 New tracks are placed (`TagMap.transform`) by **locally linear placement**, LLE's out-of-sample rule
 (Saul & Roweis 2003): the weights that best rebuild the new row from its PLACEMENT_NEIGHBOURS nearest
 collection rows in the space (affine: they sum to 1; regularised) put it at the same weighted sum of
-those tracks' map points. So a song lands among exactly the tracks listed as its nearest, a collection
-track's own audio lands on its own point (its weight is all but 1), two different songs land where their
-differences put them, and one row is placed on its own (same spot whatever it is placed with), in
-microseconds. openTSNE's `transform` (an optimisation against the fixed map) snapped new music unlike
+those tracks' map points — of those that lie together on the map and carry most of the weight, when the
+map has split them (`locally_linear_point`). So a song lands among the tracks listed as its nearest, a
+collection track's own audio lands on its own point (its weight is all but 1), two different songs land
+where their differences put them, and one row is placed on its own (same spot whatever it is placed
+with), in microseconds. openTSNE's `transform` (an optimisation against the fixed map) snapped new music unlike
 the collection onto one existing point, away from the neighbours it listed (README, "Where a new song
 lands"). `TagMap.partial_fit` adds rows to the map itself (the study's joint map): t-SNE re-optimised
 from the current layout with the new rows in the affinities.
@@ -28,6 +29,8 @@ import pickle
 import numpy as np
 from openTSNE import TSNE, TSNEEmbedding
 from openTSNE.affinity import PerplexityBasedNN
+from scipy.optimize import nnls
+from sklearn.neighbors import NearestNeighbors
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -40,18 +43,22 @@ from .taggers import JAMENDO_TAGS
 
 METHODS = ("tsne", "pca")
 SPACES = ("embedding", "taggram")
-MAP_VERSION = "3"  # bump when map fitting changes: cached maps are then refitted
+MAP_VERSION = "4"  # bump when map fitting changes: cached maps are then refitted
 MIN_ROWS = 4
 # Locally linear placement (module docstring): a new row is rebuilt from its 5 nearest collection rows in the
 # space, the neighbours `place` lists first. Measured on the five-style Debian collection, each style held
 # out in turn and Wesnoth's orchestral music (benchmarks/placement.py, README): 3-6 neighbours and a
 # regularisation of 0.001-0.1 all put the listed neighbours among the placed point's 10 nearest map points
-# 0.80-0.83 of the time, 5 neighbours gave the most distinct spots (0.94); the regularisation pulls the
+# 0.80-0.83 of the time, 5 neighbours gave the most distinct spots (0.94). Placing among the group of listed
+# neighbours that lie together on the map (within twice its local scale) and carry most of the convex
+# weight took FCN from 0.75 to 0.79 (its neighbours were often split between two clusters, the point
+# landing in the gap between them); convex weights within the group lost distinct spots. The regularisation pulls the
 # weights towards equal ones, so 0.01 left a collection track's own audio (not bit-equal to its stored row)
 # up to 1.5% of the extent from its point (CRNN, 3-D), 0.001 ten times less.
 PLACEMENT_NEIGHBOURS = 5
 PLACEMENT_REG = 1e-3
-PLACEMENT = f"locally linear among the {PLACEMENT_NEIGHBOURS} nearest (LLE weights, regularisation {PLACEMENT_REG})"
+PLACEMENT = (f"locally linear among the {PLACEMENT_NEIGHBOURS} nearest (LLE weights, regularisation {PLACEMENT_REG}; "
+             "those lying together on the map with most of the weight)")
 # partial_fit: t-SNE gradient descent on the affinities of all rows together (the fit's perplexity), from
 # the current layout with the new rows placed, the collection's points held in place after every step of
 # PARTIAL_FIT_STEP iterations. Re-optimising every point moved the collection's layout (Procrustes disparity
@@ -69,11 +76,13 @@ def fit_projector(x: np.ndarray) -> TaggerSpace:
     return TaggerSpace().fit(x)
 
 
-def placement_weights(row: np.ndarray, neighbours: np.ndarray, reg: float = PLACEMENT_REG) -> np.ndarray:
-    """The affine weights that best rebuild `row` from its `neighbours` (LLE's reconstruction weights).
+def placement_weights(row: np.ndarray, neighbours: np.ndarray, reg: float = PLACEMENT_REG,
+                      convex: bool = False) -> np.ndarray:
+    """The weights that best rebuild `row` from its `neighbours` (LLE's reconstruction weights).
 
-    Minimises ‖row − Σ_j w_j neighbours_j‖² + λ‖w‖² subject to Σ_j w_j = 1, with λ = `reg` × trace(G) / k
-    (G the neighbours' local Gram matrix), as scikit-learn's `LocallyLinearEmbedding` does.
+    Minimises ‖row − Σ_j w_j neighbours_j‖² + λ‖w‖² subject to Σ_j w_j = 1 (and, `convex`, w ≥ 0), with
+    λ = `reg` × trace(G) / k (G the neighbours' local Gram matrix), as scikit-learn's
+    `LocallyLinearEmbedding` regularises.
 
     Parameters
     ----------
@@ -82,6 +91,8 @@ def placement_weights(row: np.ndarray, neighbours: np.ndarray, reg: float = PLAC
         The row's nearest rows, nearest first.
     reg : float
         Regularisation, relative to the neighbourhood's spread.
+    convex : bool
+        Non-negative weights (a point inside the neighbours' hull), by non-negative least squares.
 
     Returns
     -------
@@ -91,11 +102,54 @@ def placement_weights(row: np.ndarray, neighbours: np.ndarray, reg: float = PLAC
     """
     d = neighbours - row
     gram = d @ d.T
+    k = len(neighbours)
     trace = float(np.trace(gram))
     if trace <= 0.0:  # every neighbour is the row itself
-        return np.full(len(neighbours), 1.0 / len(neighbours))
-    w = np.linalg.solve(gram + reg * trace / len(neighbours) * np.eye(len(neighbours)), np.ones(len(neighbours)))
+        return np.full(k, 1.0 / k)
+    lam = reg * trace / k
+    if convex:
+        big = 1e3 * np.sqrt(trace)  # the sum-to-one constraint as a heavily weighted equation
+        a = np.vstack([d.T, np.full((1, k), big), np.sqrt(lam) * np.eye(k)])
+        w = nnls(a, np.concatenate([np.zeros(d.shape[1]), [big], np.zeros(k)]))[0]
+    else:
+        w = np.linalg.solve(gram + lam * np.eye(k), np.ones(k))
     return w / w.sum()
+
+
+def map_scale(coords: np.ndarray) -> float:
+    """The map's local scale: the median distance from a point to its 5th nearest other point."""
+    k = min(5, len(coords) - 1)
+    gaps = np.sort(np.linalg.norm(coords[:, None] - coords[None], axis=2), axis=1)[:, k] if len(coords) <= 5000 \
+        else NearestNeighbors(n_neighbors=k + 1).fit(coords).kneighbors(coords)[0][:, k]
+    return float(np.median(gaps))
+
+
+def locally_linear_point(row: np.ndarray, neighbours: np.ndarray, points: np.ndarray, scale: float) -> np.ndarray:
+    """Where a row lands among its nearest rows' map points (locally linear placement).
+
+    The neighbours' map points may lie in two places when the map could not keep them together. The row goes
+    to the group that carries most of its (convex) reconstruction weight — the neighbours whose points lie
+    within 2 × `scale` of one of them — and lands at the affine reconstruction from that group alone.
+
+    Parameters
+    ----------
+    row : np.ndarray, shape (d,)
+        The row in the space.
+    neighbours : np.ndarray, shape (k, d)
+        Its nearest rows in the space, nearest first.
+    points : np.ndarray, shape (k, dims)
+        Their map points.
+    scale : float
+        The map's local scale (`map_scale`).
+
+    Returns
+    -------
+    np.ndarray, shape (dims,)
+    """
+    weight = placement_weights(row, neighbours, convex=True)
+    together = np.linalg.norm(points[:, None] - points[None], axis=2) <= 2 * scale
+    group = together[int(np.argmax(together @ weight + 1e-12 * weight))]
+    return placement_weights(row, neighbours[group]) @ points[group]
 
 
 def pad_columns(z: np.ndarray, dims: int) -> np.ndarray:
@@ -149,6 +203,8 @@ class TagMap(TransformerMixin, BaseEstimator):
         The mapped rows in the space: what new rows are placed against.
     tsne_ : openTSNE.TSNEEmbedding or None
         The fitted t-SNE embedding (None for PCA).
+    scale_ : float
+        The t-SNE map's local scale (`map_scale`), which decides which placed neighbours lie together.
     perplexity_ : float or None
         The perplexity used (None for PCA).
     n_features_in_ : int
@@ -190,6 +246,7 @@ class TagMap(TransformerMixin, BaseEstimator):
                     n_jobs=2, verbose=False).fit(self.rows_)
         self.tsne_ = tsne
         self._coords = np.array(tsne)
+        self.scale_ = map_scale(self._coords)
         return self
 
     @property
@@ -240,7 +297,7 @@ class TagMap(TransformerMixin, BaseEstimator):
         out = np.empty((len(z), coords.shape[1]))
         for i, row in enumerate(z):
             near = np.argsort(((self.rows_ - row) ** 2).sum(axis=1), kind="stable")[:k]
-            out[i] = placement_weights(row, self.rows_[near]) @ coords[near]
+            out[i] = locally_linear_point(row, self.rows_[near], coords[near], self.scale_)
         return out
 
     def partial_fit(self, X, y=None) -> "TagMap":
@@ -283,6 +340,7 @@ class TagMap(TransformerMixin, BaseEstimator):
             joint[: len(old)] = old  # the collection stays where the user knows it
         self.rows_, self.tsne_ = rows, joint
         self._coords = np.array(joint)
+        self.scale_ = map_scale(self._coords)
         return self
 
     def fit_transform(self, X, y=None) -> np.ndarray:

@@ -90,8 +90,8 @@ def test_a_held_out_style_lands_among_its_listed_neighbours_on_distinct_spots(st
         runs = [listed_in_map(TagMap().fit(ref), held) for _, ref, held in cases(x, labels, wesnoth)]
         figures[key] = np.mean(runs, axis=0)
     pooled = np.mean(list(figures.values()), axis=0)
-    # measured: listed 0.75 / 0.80 / 0.93, distinct 0.97 / 0.90 / 0.93 (fcn / musicnn / crnn)
-    assert pooled[0] >= 0.75 and all(f[0] >= 0.70 for f in figures.values()), figures
+    # measured: listed 0.79 / 0.84 / 0.92, distinct 0.93 / 0.89 / 0.90 (fcn / musicnn / crnn)
+    assert all(f[0] >= 0.75 for f in figures.values()), figures
     assert pooled[1] >= 0.90 and all(f[1] >= 0.85 for f in figures.values()), figures
 
 
