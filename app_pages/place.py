@@ -91,7 +91,7 @@ for n, key in enumerate(keys):
     with grid[n % len(grid)]:
         st.plotly_chart(figure, width="stretch", key=f"place_grid_{key}")
         for _, name, where in on_map:
-            st.caption(f"**{name}** on {TAGGERS[key].name}: {views.novelty_line(where.novelty)}. "
+            st.caption(f"**{TAGGERS[key].name}** · {name}: {views.novelty_line(where.novelty)}. "
                        f"Nearest tracks: {views.mix_line(where.neighbour_labels)}.")
 st.caption(f"Neighbours are the exact nearest in each tagger's space ({SPACE}, {METRIC}); a track is placed "
            f"{PLACEMENT}, so it lands among the tracks listed for it.")
