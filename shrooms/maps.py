@@ -71,11 +71,6 @@ PARTIAL_FIT_EXAGGERATION = 4.0
 PARTIAL_FIT_LEARNING_RATE = 50.0
 
 
-def fit_projector(x: np.ndarray) -> TaggerSpace:
-    """The tagger's space fitted on `x` (n, d): `shrooms.space.TaggerSpace` (standardise, PCA to ≤ 50)."""
-    return TaggerSpace().fit(x)
-
-
 def placement_weights(row: np.ndarray, neighbours: np.ndarray, reg: float = PLACEMENT_REG,
                       convex: bool = False) -> np.ndarray:
     """The weights that best rebuild `row` from its `neighbours` (LLE's reconstruction weights).
@@ -255,11 +250,6 @@ class TagMap(TransformerMixin, BaseEstimator):
         view = self._coords.view(np.ndarray)
         view.flags.writeable = False
         return view
-
-    @property
-    def projector_(self) -> TaggerSpace:
-        """The space (`space_`), under the name earlier versions used."""
-        return self.space_
 
     def transform(self, X) -> np.ndarray:
         """Place new rows on the fitted map, without changing it.
