@@ -32,7 +32,7 @@ __getattr__, __dir__, _ = lazy_loader.attach(__name__, submod_attrs={
     "taggers": ["JAMENDO_TAGS", "TAGGERS", "TrackOutput", "load_tagger"],
 })
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["AudioError", "Collection", "Embeddings", "JAMENDO_TAGS", "ShroomsError", "TAGGERS", "TagMap", "TaggerStatus",
            "Track", "TrackOutput", "WeightsUnavailable", "cache_dir", "cluster_scores", "embed", "get_map",
