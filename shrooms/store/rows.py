@@ -1,42 +1,15 @@
-"""The store: every collection's tags and embeddings, per tagger and track, in one SQLite database.
-
-`cache/store.sqlite3` (WAL mode) holds one `results` row per (collection, tagger, track, precision): the
-track's pooled tags (50,) and embedding (D,), its per-chunk tags (n, 50) and embeddings (n, D) as float32
-blobs, its decoded sample count, a checksum of the arrays and what the row is valid for: the audio
-file's size and mtime_ns *when it was decoded*, the weights' sha256, TAGGER_VERSION, CHUNKING_VERSION and
-the precision. Reads return only the rows valid now (current file, weights found now, this code), so
-there is no aggregate to go stale. Each track is committed in one transaction: a killed run loses at
-most the tracks it had not committed. `claims` rows (run, pid, host, heartbeat) let concurrent
-precomputes share a collection: a claim is a lease of LEASE_SECONDS that its live run renews
-(`Store.lease`), so the claims of a run that stopped anywhere (another host or container, a pid since
-reused) are taken over within seconds. `failures` rows record unreadable files (valid while the file is
-unchanged). Statements name their columns; `PRAGMA user_version` holds the schema version, and a store
-of an older version is migrated when it is opened for writing (a newer one is refused in one line).
-
-Reads of one answer share one snapshot: inside `with store.snapshot():` every query of every Store of
-this database (in this thread) reads the same committed state, and each file is stat'ed once.
-
-Only SQLite's corruption codes (SQLITE_CORRUPT, SQLITE_NOTADB) raise `StoreDamaged`, one line saying to
-run `shrooms precompute --repair`, which moves the file aside (`store.sqlite3.damaged-<time>`) and copies
-every row still readable, looked up row by row, into a new one; it refuses while another process has
-the store open (each process holds a shared lock on `store.sqlite3.lock` while it does). A cache folder
-that is not writable is opened read-only (`mode=ro`; see `Store.connection`).
-"""
+"""The store's rows: each collection's tags and embeddings per tagger and track, and which of them are
+valid now. `Store` reads (one snapshot per answer) and writes (one transaction per track); its claims
+(`claims.py`) and repair (`repair.py`) are its other two jobs."""
 
 from __future__ import annotations
 
-import atexit
 import contextvars
-import fcntl
 import hashlib
 import os
-import secrets
-import socket
 import sqlite3
-import tempfile
 import threading
 import time
-import weakref
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,113 +19,16 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from .audio import SAMPLE_RATE, chunk_starts, file_state, text_path
-from .collections import Collection, Track
-from .config import cache_dir
-from .errors import ShroomsError
-from .taggers import TAGGER_VERSION, Tagger, TrackOutput, current_sha256, default_precision, get_spec
-
-CHUNKING_VERSION = "even-1"
-DB_NAME = "store.sqlite3"
-BUSY_TIMEOUT_MS = 60_000
-LEASE_SECONDS = 20.0  # a claim not renewed for this long belongs to a run that stopped: it is taken over
-SCHEMA_VERSION = 1    # PRAGMA user_version of the schema below; MIGRATIONS lead older stores to it
-
-# Version 0 (before user_version was set): the tables below, claims without `run`.
-SCHEMA_0 = """
-CREATE TABLE IF NOT EXISTS results (
-    collection TEXT NOT NULL, tagger TEXT NOT NULL, track TEXT NOT NULL, precision TEXT NOT NULL,
-    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, weights_sha256 TEXT NOT NULL,
-    tagger_version TEXT NOT NULL, chunking_version TEXT NOT NULL,
-    n_samples INTEGER NOT NULL, n_chunks INTEGER NOT NULL, n_tags INTEGER NOT NULL, dim INTEGER NOT NULL,
-    tags BLOB NOT NULL, embedding BLOB NOT NULL, chunk_tags BLOB NOT NULL, chunk_embeddings BLOB NOT NULL,
-    checksum TEXT NOT NULL, computed_by INTEGER NOT NULL, computed_at REAL NOT NULL,
-    PRIMARY KEY (collection, tagger, track, precision));
-CREATE TABLE IF NOT EXISTS failures (
-    collection TEXT NOT NULL, track TEXT NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL,
-    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, PRIMARY KEY (collection, track));
-CREATE TABLE IF NOT EXISTS claims (
-    collection TEXT NOT NULL, track TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
-    heartbeat REAL NOT NULL, PRIMARY KEY (collection, track));
-CREATE TABLE IF NOT EXISTS revisions (collection TEXT PRIMARY KEY, n INTEGER NOT NULL);
-"""
-# MIGRATIONS[v] takes a store from version v to v + 1.
-MIGRATIONS = {
-    0: "ALTER TABLE claims ADD COLUMN run TEXT NOT NULL DEFAULT ''",  # the run that holds the lease
-}
-RESULT_COLUMNS = ["collection", "tagger", "track", "precision", "size", "mtime_ns", "weights_sha256",
-                  "tagger_version", "chunking_version", "n_samples", "n_chunks", "n_tags", "dim", "tags",
-                  "embedding", "chunk_tags", "chunk_embeddings", "checksum", "computed_by", "computed_at"]
-FAILURE_COLUMNS = ["collection", "track", "path", "reason", "size", "mtime_ns"]
-POOLED = ["track", "size", "mtime_ns", "n_chunks", "n_tags", "dim", "tags", "embedding", "chunk_tags",
-          "chunk_embeddings", "checksum"]
-# SQLite's primary result codes that mean the file is not a readable database (sqlite.org/rescode.html)
-SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_READONLY = 11, 26, 8
-DAMAGE_CODES = (SQLITE_CORRUPT, SQLITE_NOTADB)
-
-RUN = secrets.token_hex(8)  # this process's run: claims are its leases
-
-
-def run_host() -> str:
-    """The host this run says it lives on: $SHROOMS_HOSTNAME (tests simulate another machine with it),
-    else the hostname. Only identifies the run in claims and messages."""
-    return os.environ.get("SHROOMS_HOSTNAME") or socket.gethostname()
-
-
-def insert_sql(table: str, columns: list[str], verb: str = "INSERT OR REPLACE") -> str:
-    return f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-
-
-class Connection(sqlite3.Connection):
-    """A connection that can be weakly referenced (to close it at exit)."""
-
-
-class StoreDamaged(ShroomsError):
-    """The database file cannot be read as a database."""
-
-
-class StoreReadOnly(ShroomsError):
-    """Work to store, and a cache that cannot be written."""
-
-
-class StoreInUse(ShroomsError):
-    """`repair` asked while another process has the store open."""
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write bytes via a temporary file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def blob(a: np.ndarray) -> bytes:
-    return np.ascontiguousarray(a, dtype="<f4").tobytes()
-
-
-def checksum(*blobs: bytes) -> str:
-    """blake2b of a row's array blobs, each prefixed by its length."""
-    h = hashlib.blake2b(digest_size=16)
-    for b in blobs:
-        h.update(len(b).to_bytes(8, "little"))
-        h.update(b)
-    return h.hexdigest()
-
-
-def precision_of(tagger: Tagger) -> str:
-    return getattr(tagger, "precision", "float32")
-
-
-def result_code(exc: sqlite3.Error) -> int | None:
-    """SQLite's primary result code of an error (None when the error did not come from SQLite)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return None if code is None else code & 0xFF
+from ..audio import SAMPLE_RATE, chunk_starts, file_state, text_path
+from ..collections import Collection, Track
+from ..config import cache_dir
+from ..errors import ShroomsError
+from ..taggers import TAGGER_VERSION, Tagger, TrackOutput, current_sha256, default_precision, get_spec
+from .claims import Claims
+from .repair import Repair
+from .schema import (BUSY_TIMEOUT_MS, CHUNKING_VERSION, DAMAGE_CODES, DB_NAME, FAILURE_COLUMNS, MIGRATIONS, POOLED,
+                     RESULT_COLUMNS, SCHEMA_0, SCHEMA_VERSION, SQLITE_READONLY, Connection, StoreDamaged,
+                     StoreReadOnly, _open, blob, checksum, hold, insert_sql, precision_of, result_code)
 
 
 @dataclass
@@ -177,7 +53,7 @@ class _Snapshot:
 _snapshots: contextvars.ContextVar[dict | None] = contextvars.ContextVar("shrooms_store_snapshots", default=None)
 
 
-class Store:
+class Store(Claims, Repair):
     """The stored results of one collection (see the module docstring)."""
 
     def __init__(self, collection: Collection, root: Path | None = None):
@@ -496,68 +372,6 @@ class Store:
                                 digest_size=8).hexdigest()
         return f"{n[0][0] if n else 0}-{files}"
 
-    # -- writing (precompute) -----------------------------------------------------------------------
-    def claim(self, track: Track, taggers: dict[str, Tagger]) -> tuple[str, list[str]]:
-        """Claim a track for computing, in one transaction: ("done", []) when every tagger has a valid
-        row, ("failed", []) when its file is a known failure, ("busy", []) when a live run holds its
-        lease, else ("mine", the tagger keys it lacks). Taking over a stopped run's claim counts it in
-        `taken_over`."""
-        with self.transaction() as conn:
-            failed = conn.execute("SELECT size, mtime_ns FROM failures WHERE collection = ? AND track = ?",
-                                  (self.collection.key, track.id)).fetchone()
-            if failed is not None and tuple(failed) == file_state(track.path):
-                return "failed", []
-            missing = [k for k, tg in taggers.items()
-                       if track.id not in self._valid_rows(k, precision_of(tg), ["track"], track.id)]
-            if not missing:
-                return "done", []
-            row = conn.execute("SELECT run, pid, host, heartbeat FROM claims WHERE collection = ? AND track = ?",
-                               (self.collection.key, track.id)).fetchone()
-            if row and row[0] != RUN:
-                if claim_alive(*row[1:]):
-                    return "busy", []
-                self.taken_over[(row[2], row[1])] += 1
-            conn.execute(insert_sql("claims", ["collection", "track", "run", "pid", "host", "heartbeat"]),
-                         (self.collection.key, track.id, RUN, os.getpid(), run_host(), time.time()))
-            return "mine", missing
-
-    def heartbeat(self) -> None:
-        """Renew this run's claims (their lease runs LEASE_SECONDS from now)."""
-        with self.transaction() as conn:
-            conn.execute("UPDATE claims SET heartbeat = ? WHERE run = ?", (time.time(), RUN))
-
-    @contextmanager
-    def lease(self) -> Iterator[None]:
-        """Renew this run's claims every LEASE_SECONDS / 4, in a background thread, while the block runs
-        (however long one track takes); a run that stops renewing loses them within LEASE_SECONDS."""
-        stop = threading.Event()
-
-        def renew() -> None:
-            try:
-                while not stop.wait(LEASE_SECONDS / 4):
-                    try:
-                        self.heartbeat()
-                    except (ShroomsError, sqlite3.Error):  # the main thread meets and reports the same
-                        pass
-            finally:
-                self.close()
-
-        thread = threading.Thread(target=renew, name="shrooms-lease", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
-
-    def release(self, track: Track) -> None:
-        with self.transaction() as conn:
-            self._unclaim(conn, track)
-
-    def _unclaim(self, conn: sqlite3.Connection, track: Track) -> None:
-        conn.execute("DELETE FROM claims WHERE collection = ? AND track = ? AND run = ?",
-                     (self.collection.key, track.id, RUN))
-
     def commit(self, track: Track, state: tuple[int, int], n_samples: int, outputs: dict[Tagger, TrackOutput]) -> None:
         """Store one track's outputs for every tagger in one transaction (and drop its claim and any
         failure record); `state` is the file's (size, mtime_ns) when it was decoded."""
@@ -580,173 +394,6 @@ class Store:
                          (self.collection.key, track.id, text_path(track.path), reason, *state))
             self._unclaim(conn, track)
             self.bump(conn)
-
-    def repair(self) -> tuple[Path, int] | None:
-        """Set a damaged database aside (`store.sqlite3.damaged-<time>`, with its -wal and -shm) and copy
-        every row still readable (results matching their checksums, of every collection) into a new
-        one: (where the damaged file went, result rows kept), or None when it is not damaged. Raises
-        StoreInUse, and moves nothing, while another process has the store open."""
-        try:
-            if self.query("PRAGMA quick_check") in ([("ok",)], []):
-                return None
-        except StoreDamaged:
-            pass
-        self.close()
-        with exclusive(self.path, self.collection.source):
-            aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-            for suffix in ("", "-wal", "-shm"):
-                if Path(f"{self.path}{suffix}").exists():
-                    os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
-            return aside, self._salvage(aside)
-
-    def _salvage(self, old: Path) -> int:
-        """Copy every row of `old` that can still be read, each looked up by its rowid (a damaged page
-        loses the rows on it, not the rest of the table), results only when they match their checksum;
-        every collection kept gets a new revision. Returns the result rows kept."""
-        try:
-            src = sqlite3.connect(f"{old.resolve().as_uri()}?mode=ro", uri=True)
-        except sqlite3.DatabaseError:
-            return 0
-        kept, collections = 0, Counter()
-        try:
-            batch = []
-            for row in readable_rows(src, "results", RESULT_COLUMNS):
-                r = dict(zip(RESULT_COLUMNS, row))
-                if r["checksum"] == checksum(r["tags"], r["embedding"], r["chunk_tags"], r["chunk_embeddings"]):
-                    batch.append(row)
-                    collections[r["collection"]] += 1
-                if len(batch) >= 256:
-                    kept += self._insert_rows("results", RESULT_COLUMNS, batch)
-            kept += self._insert_rows("results", RESULT_COLUMNS, batch)
-            self._insert_rows("failures", FAILURE_COLUMNS, list(readable_rows(src, "failures", FAILURE_COLUMNS)))
-            old_n = dict(readable_rows(src, "revisions", ["collection", "n"]))
-            self._salvage_other_tables(src)
-        finally:
-            src.close()
-        with self.transaction() as conn:  # a new revision for every collection: views of the old one go stale
-            for coll, n in collections.items():
-                conn.execute("INSERT OR REPLACE INTO revisions (collection, n) VALUES (?, ?)",
-                             (coll, int(old_n.get(coll) or 0) + n + 1))
-        return kept
-
-    def _salvage_other_tables(self, src: sqlite3.Connection) -> None:
-        """Tables other modules keep in this database (e.g. the listening test's votes): recreated from
-        their own CREATE statement, with every row still readable by rowid."""
-        try:
-            tables = src.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
-        except sqlite3.DatabaseError:
-            return
-        for name, sql in tables:
-            if name in ("results", "failures", "claims", "revisions") or name.startswith("sqlite_") or not sql:
-                continue
-            try:
-                columns = [c[1] for c in src.execute(f'PRAGMA table_info("{name}")').fetchall()]
-                with self.transaction() as conn:
-                    conn.execute(sql.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1)
-                                 if "IF NOT EXISTS" not in sql.upper() else sql)
-            except sqlite3.DatabaseError:
-                continue
-            self._insert_rows(f'"{name}"', columns, list(readable_rows(src, f'"{name}"', columns)))
-
-    def _insert_rows(self, table: str, columns: list[str], batch: list[tuple]) -> int:
-        n = len(batch)
-        if batch:
-            with self.transaction() as conn:
-                conn.executemany(insert_sql(table, columns), batch)
-            batch.clear()
-        return n
-
-
-MAX_ROWID_GAP = 100_000  # rowids tried past the last row found when the table's last rowid is unreadable
-
-
-def readable_rows(conn: sqlite3.Connection, table: str, columns: list[str]) -> Iterator[tuple]:
-    """Every row of `table` that SQLite can still read, looked up one rowid at a time, in rowid order:
-    rows on a damaged page are lost, the others are not (a scan stops at the first damaged page)."""
-    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE rowid = ?"
-    try:
-        conn.execute(sql, (-1,)).fetchall()  # the table and columns can be found at all
-    except sqlite3.DatabaseError:
-        return
-    try:
-        last = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
-    except sqlite3.DatabaseError:
-        last = None
-    rowid = found = 0
-    while rowid < last if last is not None else rowid - found < MAX_ROWID_GAP:
-        rowid += 1
-        try:
-            row = conn.execute(sql, (rowid,)).fetchone()
-        except sqlite3.DatabaseError:
-            continue
-        if row is not None:
-            found = rowid
-            yield row
-
-
-_open: weakref.WeakSet = weakref.WeakSet()
-_locks: dict[str, int] = {}  # database path → this process's open lock file (holding a shared flock)
-_locks_guard = threading.Lock()
-
-
-def hold(path: Path, writable: bool) -> None:
-    """Hold a shared lock on `<database>.lock` for the rest of this process (once per database): `repair`
-    takes it exclusively, so it never moves the file from under a process that has it open. Waits while
-    a repair runs. A read-only folder without a lock file has no writer to protect: nothing to hold."""
-    key = os.path.abspath(path)
-    with _locks_guard:
-        if key in _locks:
-            return
-        try:
-            fd = os.open(f"{key}.lock", (os.O_RDWR | os.O_CREAT) if writable else os.O_RDONLY, 0o644)
-        except OSError:
-            return
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        _locks[key] = fd
-
-
-@contextmanager
-def exclusive(path: Path, source: str) -> Iterator[None]:
-    """This process alone holds the database (raises StoreInUse when another process has it open)."""
-    hold(path, writable=True)
-    fd = _locks.get(os.path.abspath(path))
-    if fd is None:
-        raise StoreReadOnly(f"{path.parent} is read-only: cannot repair {path}")
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fcntl.flock(fd, fcntl.LOCK_SH)  # converting may have dropped ours
-        raise StoreInUse(f"{path} is open in another process (a precompute, report or the app): stop it, "
-                         f"then run `shrooms precompute --repair --collection {source}` again") from None
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_SH)
-
-
-@atexit.register
-def _close_all() -> None:
-    """Close connections at exit, so that a clean exit leaves no -wal/-shm files behind. Each thread has its
-    own connection (`check_same_thread=False` only so that this hook, on the main thread, may close them)."""
-    for conn in list(_open):
-        conn.close()
-
-
-def claim_alive(pid: int, host: str, heartbeat: float) -> bool:
-    """A claim holds while its lease runs (renewed less than LEASE_SECONDS ago) and, on this host, its
-    process exists (a pid that does not is taken over at once; one reused by another process waits for
-    the lease only)."""
-    if time.time() - heartbeat > LEASE_SECONDS:
-        return False
-    if host != run_host():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def load_embeddings(collection: Collection, key: str) -> tuple[pd.DataFrame, np.ndarray]:
