@@ -177,7 +177,8 @@ def print_hubness(result: dict) -> None:
     for key, scores in result["models"].items():
         hub = scores["hubness"]
         mp, csls = hub["reduced"]["mp"] or {}, hub["reduced"]["csls"]
-        cells = [f"{v:.2f}" if v is not None else "n/a" for v in (hub["skewness"], mp.get("skewness"), csls["skewness"])]
+        cells = [f"{v:.2f}" if v is not None else "n/a"
+                 for v in (hub["skewness"], mp.get("skewness"), csls["skewness"])]
         accs = [f"{v:.3f}" if v is not None else "n/a"
                 for v in (hub["knn_accuracy"], mp.get("knn_accuracy"), csls["knn_accuracy"])]
         top = ", ".join(f"{h['id']} ({h['k_occurrence']})" for h in hub["top"][:3])
