@@ -1,6 +1,7 @@
 """Compare taggers side by side: linked selections across maps (downloadable as a playlist), how alike
 they hear the collection (CKA and k-NN overlap of every pair, and the tracks a pair disagrees on most),
-the score table and confusion matrices."""
+each tagger's hubs (hubness skewness and the tracks most often listed as neighbours), the score table
+and confusion matrices."""
 
 import streamlit as st
 
@@ -76,6 +77,12 @@ if pairs:
         left.write(f"`{row['id']}` · {row['label'] or 'unlabelled'} · overlap {row['overlap']:.2f}")
         data, mime = session.audio(next(text_path(t.path) for t in coll.tracks if t.id == row["id"]))
         right.audio(data, format=mime)
+
+st.markdown("**Hubs**: tracks that are among almost everyone's 10 nearest neighbours crowd every neighbour "
+            "list. The skewness of how often each track is listed (0: no hubs; large: a few tracks collect most "
+            "places), as listed by the tagger's space and by two hubness-reduced lists, and each tagger's top hubs.")
+st.dataframe(views.hubness_table(session.hubness(source, tuple(chosen), space, version)), width="stretch",
+             key="compare_hubs")
 
 if coll.labels:
     st.subheader("Scores")

@@ -23,6 +23,7 @@ __getattr__, __dir__, _ = lazy_loader.attach(__name__, submod_attrs={
                  "tag_profiles"],
     "api": ["Embeddings", "embed", "get_map", "load_collection", "load_embeddings", "place", "report", "tag",
             "valid_audio"],
+    "hubness": ["hubs", "k_occurrence"],
     "maps": ["TagMap", "segment_points", "tag_axes", "trajectory"],
     "neighbours": ["knn_overlap", "novelty_percentile"],
     "collections": ["Collection", "Track"],
@@ -36,7 +37,7 @@ __version__ = "0.3.0"
 
 __all__ = ["AudioError", "Collection", "Embeddings", "JAMENDO_TAGS", "ShroomsError", "TAGGERS", "TagMap", "TaggerStatus",
            "Track", "TrackOutput", "WeightsUnavailable", "cache_dir", "cluster_scores", "embed", "get_map",
-           "hungarian_accuracy", "knn_accuracy", "knn_overlap", "linear_cka", "load_collection", "load_embeddings",
-           "load_tagger", "matched_confusion", "novelty_percentile", "place", "probe_accuracy", "report",
+           "hubs", "hungarian_accuracy", "k_occurrence", "knn_accuracy", "knn_overlap", "linear_cka",
+           "load_collection", "load_embeddings", "load_tagger", "matched_confusion", "novelty_percentile", "place", "probe_accuracy", "report",
            "segment_points", "status", "statuses", "tag", "tag_axes", "tag_profiles", "trajectory", "using_cache",
            "valid_audio"]

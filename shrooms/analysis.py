@@ -19,6 +19,7 @@ from sklearn.metrics import (adjusted_mutual_info_score, adjusted_rand_score, no
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -29,6 +30,8 @@ from .errors import ShroomsError
 from .agreement import model_agreement
 from .maps import SPACES, features, get_map
 from .space import in_space
+from .hubness import (K as HUB_K, MP_MAX_TRACKS, REDUCTION_NAMES, REDUCTIONS, TOP as HUB_TOP, checked_reduction,
+                      hubs, k_nearest, k_occurrence, reduced_distances, skewness)
 from .neighbours import check_rows, knn_sets, label_mix, neighbour_indices
 from .store import Store, StoredResults
 from .taggers import TAGGER_VERSION, TAGGERS, current_sha256, default_precision, get_spec
@@ -106,19 +109,81 @@ def majority_vote(neighbour_labels: np.ndarray) -> str:
     return next(v for v in neighbour_labels if v in best)
 
 
-def knn_accuracy(x: np.ndarray, y: np.ndarray, k: int = 5) -> float:
+def knn_accuracy(x: np.ndarray, y: np.ndarray, k: int = 5, reduction: str = "none",
+                 distances: np.ndarray | None = None) -> float:
     """Leave-one-out k-NN label accuracy of rows `x` in the tagger's space (`in_space`; euclidean, majority
-    vote, ties to the nearest)."""
-    votes = knn_sets(x, k)
+    vote, ties to the nearest). `reduction`: rank neighbours by a hubness-reduced distance instead
+    (`shrooms.hubness`: "mp" mutual proximity, "csls"); `distances`: `reduced_distances(x, reduction)`
+    (n, n), when already computed."""
+    if checked_reduction(reduction) == "none":
+        votes = knn_sets(x, k)
+    else:
+        d = reduced_distances(x, reduction) if distances is None else distances
+        votes = k_nearest(d, k, metric="precomputed")
     return float(np.mean([majority_vote(y[row]) == y[i] for i, row in enumerate(votes)]))
 
 
 def split_knn_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-                       k: int = 5) -> float:
+                       k: int = 5, reduction: str = "none") -> float:
     """k-NN accuracy on a held-out test set: each test row votes among its `k` nearest training rows
-    (rows in the tagger's space, euclidean, majority, ties to the nearest)."""
-    idx = neighbour_indices(x_train, x_test, k)
+    (rows in the tagger's space, euclidean, majority, ties to the nearest). With a hubness `reduction` the
+    reduced distances are computed over train and test rows together (no labels involved)."""
+    if checked_reduction(reduction) == "none":
+        idx = neighbour_indices(x_train, x_test, k)
+    else:
+        d = reduced_distances(np.concatenate([check_rows(x_train, "x_train"), check_rows(x_test, "x_test")]),
+                              reduction)
+        n = len(x_train)
+        idx = NearestNeighbors(n_neighbors=min(k, n), algorithm="brute", metric="precomputed").fit(
+            d[:n, :n]).kneighbors(d[n:, :n])[1]
     return float(np.mean([majority_vote(y_train[row]) == y for row, y in zip(idx, y_test)]))
+
+
+def hub_rows(counts: np.ndarray, tracks: pd.DataFrame, top: int = HUB_TOP) -> list[dict]:
+    """The `top` tracks of largest k-occurrence `counts` (n,) as the report names tracks: [{id, label,
+    k_occurrence}], largest first, ties in collection order."""
+    order = np.argsort(-counts, kind="stable")[:top]
+    return [{"id": str(tracks["id"][i]), "label": None if tracks["label"][i] != tracks["label"][i]
+             else tracks["label"][i], "k_occurrence": int(counts[i])} for i in order]
+
+
+def hubness_summary(z: np.ndarray, tracks: pd.DataFrame, knn=None, k: int = HUB_K, top: int = HUB_TOP) -> dict:
+    """Hubness of a tagger's space and of the two hubness-reduced neighbour lists (`shrooms.hubness`).
+
+    Parameters
+    ----------
+    z : np.ndarray, shape (n, p)
+        The tracks' rows in the tagger's space.
+    tracks : pd.DataFrame
+        Their ``id`` and ``label`` columns, in row order.
+    knn : callable, optional
+        (reduction, its distances (n, n) or None) → k-NN accuracy (the report's evaluation); without it
+        no accuracies are reported.
+    k, top : int
+        The k of the k-occurrence (capped at n - 1) and how many hubs to list.
+
+    Returns
+    -------
+    dict
+        ``k``, ``skewness`` (of the k-occurrence, `scipy.stats.skew`), ``top`` ([{id, label,
+        k_occurrence}]), ``knn_accuracy`` and ``reduced``: {"mp" | "csls": {skewness, knn_accuracy, top}}
+        (``None`` for mutual proximity above `hubness.MP_MAX_TRACKS` tracks, with a ``note``).
+    """
+    counts = k_occurrence(z, k)
+    out = {"k": int(min(k, len(z) - 1)), "skewness": round(skewness(z, k), 6), "top": hub_rows(counts, tracks, top),
+           "knn_accuracy": None if knn is None else round(knn("none", None), 6), "reduced": {}}
+    for reduction in REDUCTIONS[1:]:
+        if reduction == "mp" and len(z) > MP_MAX_TRACKS:
+            out["reduced"][reduction] = None
+            out["note"] = (f"mutual proximity not computed: exact MP costs O(n³) and {len(z)} tracks is above "
+                           f"{MP_MAX_TRACKS}")
+            continue
+        d = reduced_distances(z, reduction, k)
+        reduced = k_occurrence(d, k, metric="precomputed")
+        out["reduced"][reduction] = {"skewness": round(skewness(d, k, metric="precomputed"), 6),
+                                     "knn_accuracy": None if knn is None else round(knn(reduction, d), 6),
+                                     "top": hub_rows(reduced, tracks, top)}
+    return out
 
 
 def probe() -> Pipeline:
@@ -172,6 +237,17 @@ def labelled(collection: Collection, key: str, space: str = "embedding",
         raise ShroomsError(f"{collection.name}: scores need at least 4 precomputed tracks in 2 or more labels "
                            f"(sub-folders); found {int(mask.sum())} labelled {key} tracks")
     return results.tracks[mask].reset_index(drop=True), x[mask], results.tracks["label"][mask].to_numpy(dtype=str)
+
+
+def collection_hubness(collection: Collection, key: str, space: str = "embedding",
+                       results: StoredResults | None = None, k: int = HUB_K, top: int = HUB_TOP) -> dict:
+    """`hubness_summary` of every stored track of a tagger (labelled or not; no k-NN accuracies), in its
+    space over `space` ("embedding" or "taggram"). `results`: its stored rows, when read already."""
+    results = Store(collection).load(key) if results is None else results
+    x = features(results, space)
+    if len(x) < 3:
+        raise ShroomsError(f"{collection.name}: hubness needs at least 3 precomputed {key} tracks, found {len(x)}")
+    return hubness_summary(in_space(x), results.tracks.reset_index(drop=True), None, k, top)
 
 
 def checked_k(k: int, n_tracks: int) -> int:
@@ -378,11 +454,15 @@ def split_masks(collection: Collection, ids: pd.Series) -> tuple[np.ndarray, np.
 
 
 def model_report(collection: Collection, key: str, k: int | None = None, seeds=DEFAULT_SEEDS,
-                 space: str = "embedding", split: str = "cv", results: StoredResults | None = None) -> dict:
+                 space: str = "embedding", split: str = "cv", results: StoredResults | None = None,
+                 reduction: str = "none") -> dict:
     """Every measure for one tagger, on the (preprocessed) embeddings or taggrams and on the 2-D t-SNE
-    map, with the tag profiles of labels and clusters. `split="filtered"` (GTZAN only) scores k-NN and
-    the probe trained on the filtered train+valid and tested on the artist-disjoint test set. The store
-    is read once (or not at all, given `results`): scores, map and profiles describe the same rows."""
+    map, with the tag profiles of labels and clusters and the space's hubness (`hubness_summary`).
+    `split="filtered"` (GTZAN only) scores k-NN and the probe trained on the filtered train+valid and
+    tested on the artist-disjoint test set. `reduction` ("none", "mp", "csls"): the neighbour list the
+    k-NN score votes with (`shrooms.hubness`). The store is read once (or not at all, given `results`):
+    scores, map and profiles describe the same rows."""
+    checked_reduction(reduction)
     results = Store(collection).load(key) if results is None else results
     tracks, x, y = labelled(collection, key, space, results)
     k = checked_k(k or len(np.unique(y)), len(y))
@@ -394,13 +474,22 @@ def model_report(collection: Collection, key: str, k: int | None = None, seeds=D
     on_map = cluster_scores(xy, y, k, seeds)
     out = {name: s.as_dict() for name, s in scores.items()}
     out["silhouette"] = round(float(silhouette_score(z, y)), 6)
+    if split == "filtered":  # reduced over the split's train and test rows (z also holds tracks outside it)
+        def knn(r: str, d: np.ndarray | None) -> float:
+            return split_knn_accuracy(z[train], y[train], z[test], y[test], reduction=r)
+    else:
+        def knn(r: str, d: np.ndarray | None) -> float:
+            return knn_accuracy(z, y, reduction=r, distances=d)
+    hub = out["hubness"] = hubness_summary(z, tracks, knn)
+    out["knn_neighbours"] = REDUCTION_NAMES[reduction]
+    reduced = hub["reduced"].get(reduction) if reduction != "none" else hub
+    # MP above its size limit was left out of the summary: asked for, it says why in one line
+    out["knn_accuracy"] = reduced["knn_accuracy"] if reduced else round(knn(reduction, None), 6)
     if split == "filtered":
-        out["knn_accuracy"] = round(split_knn_accuracy(z[train], y[train], z[test], y[test]), 6)
         out["probe_accuracy"] = round(split_probe_accuracy(x[train], y[train], x[test], y[test]), 6)
         out["probe_accuracy_std"] = 0.0
         out["evaluation"] = f"filtered split: train+valid {int(train.sum())}, test {int(test.sum())} (artist-disjoint)"
     else:
-        out["knn_accuracy"] = round(knn_accuracy(z, y), 6)
         # the probe standardises the raw rows itself (the space before its PCA rotation): standardising the
         # PCA components again would blow up the noise components (FCN, 36 clips: 0.19 against 0.97)
         probe_runs = stat([probe_accuracy(x, y, seed) for seed in seeds])
@@ -412,6 +501,8 @@ def model_report(collection: Collection, key: str, k: int | None = None, seeds=D
             out["probe_accuracy"] = out["probe_accuracy_std"] = None
             out["notes"] = {"probe_accuracy": why, "probe_accuracy_std": why}
         out["evaluation"] = "leave-one-out k-NN, stratified 5-fold probe (not artist-disjoint)"
+    if reduction != "none":
+        out["evaluation"] += f"; k-NN neighbours ranked by {REDUCTION_NAMES[reduction]}"
     out["map_2d"] = {name: s.as_dict() for name, s in on_map.items()}
     out["n_tracks"], out["labels"], out["k"] = len(y), len(np.unique(y)), k
     out["left_out"] = left_out(collection, key, set(tracks["id"]))
@@ -421,22 +512,25 @@ def model_report(collection: Collection, key: str, k: int | None = None, seeds=D
 
 
 def report(collection: Collection, keys: list[str], k: int | None = None, seeds=DEFAULT_SEEDS,
-           space: str = "embedding", split: str = "cv", results: dict[str, StoredResults] | None = None) -> dict:
+           space: str = "embedding", split: str = "cv", results: dict[str, StoredResults] | None = None,
+           reduction: str = "none") -> dict:
     """The score table of `keys` (taggers with stored embeddings) on a labelled collection, in `space`
-    ("embedding" or "taggram"), with tag profiles and the agreement of every pair of taggers. Each
+    ("embedding" or "taggram"), with tag profiles, each tagger's hubness and the agreement of every pair
+    of taggers; `reduction` is the neighbour list the k-NN scores vote with ("none": euclidean). Each
     tagger's rows are read from the store once (`results`: {key: rows} already read), so every part of
     the report describes the same rows even while a precompute writes."""
+    checked_reduction(reduction)
     if space not in SPACES or split not in SPLITS:
         raise ShroomsError(f"unknown space {space!r} or split {split!r}: choose {' or '.join(SPACES)}, "
                            f"{' or '.join(SPLITS)}")
     given = results or {}
     read = Store(collection).load_many([key for key in keys if key not in given])  # one snapshot
     results = {key: given[key] if key in given else read[key] for key in keys}
-    models = {key: model_report(collection, key, k, seeds, space, split, results[key]) for key in keys}
+    models = {key: model_report(collection, key, k, seeds, space, split, results[key], reduction) for key in keys}
     # the labels of the tracks the scores used (a label whose files are all unreadable is not one of them)
     n_labels = max(m["labels"] for m in models.values()) if models else 0
     return {"collection": collection.key, "k": k or n_labels, "labels": n_labels, "chance": 1 / max(n_labels, 1),
-            "seeds": list(seeds), "space": space, "split": split, "models": models,
+            "seeds": list(seeds), "space": space, "split": split, "hubness_reduction": reduction, "models": models,
             "agreement": model_agreement(collection, keys, space, results=results)}
 
 

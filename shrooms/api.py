@@ -290,7 +290,8 @@ def load_embeddings(collection: Collection | str, tagger: str, cache_dir=None) -
 
 
 def report(collection: Collection | str, models: str | list[str] | None = None, k: int | None = None,
-           seeds=(0, 1, 2, 3, 4), space: str = "embedding", cache_dir=None) -> dict:
+           seeds=(0, 1, 2, 3, 4), space: str = "embedding", cache_dir=None,
+           hubness_reduction: str = "none") -> dict:
     """The score table of a computed, labelled collection: a thin wrapper of `shrooms.analysis.report`.
 
     Parameters
@@ -305,6 +306,9 @@ def report(collection: Collection | str, models: str | list[str] | None = None, 
         Seeds of the seeded scores (reported as mean ± std).
     space : {"embedding", "taggram"}
     cache_dir : path-like, optional
+    hubness_reduction : {"none", "mp", "csls"}
+        The neighbour list the k-NN score votes with (`shrooms.hubness`): euclidean in the tagger's space
+        (default), mutual proximity or CSLS. Every report lists the hubness of all three.
 
     Returns
     -------
@@ -321,7 +325,7 @@ def report(collection: Collection | str, models: str | list[str] | None = None, 
                 raise ShroomsError(state.message)
         if not keys:
             raise ShroomsError(f"{coll.name}: no tagger is ready: run `shrooms precompute --collection {coll.source}`")
-        return collection_report(coll, keys, k, tuple(seeds), space)
+        return collection_report(coll, keys, k, tuple(seeds), space, reduction=hubness_reduction)
 
 
 def load_collection(source: str | os.PathLike | None = "demo", cache_dir=None) -> Collection:

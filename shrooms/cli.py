@@ -23,6 +23,7 @@ from .maps import PLACEMENT, SPACES
 from .collections import download_gtzan, load_collection
 from .precompute import precompute
 from .errors import AudioError, ShroomsError
+from .hubness import REDUCTIONS
 from .export import FORMATS, export_frame, json_safe, write_frame
 from .place import place
 from .space import METRIC, SPACE
@@ -145,7 +146,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not keys:
         raise ShroomsError(f"{collection.name} has no precomputed embeddings: run `shrooms precompute "
                            f"--collection {collection.source}` first")
-    result = report(collection, keys, args.clusters, tuple(range(args.seeds)), args.space, args.split, rows)
+    result = report(collection, keys, args.clusters, tuple(range(args.seeds)), args.space, args.split, rows,
+                    reduction=args.hubness_reduction)
     if args.json:
         print_json(result)
         return 0
@@ -160,9 +162,27 @@ def cmd_report(args: argparse.Namespace) -> int:
         for score, why in (scores.get("notes") or {}).items():
             if not score.endswith("_std"):
                 print(f"{TAGGERS[key].name} {SCORE_LABELS.get(score, score)}: {why}")
+    print_hubness(result)
     print_profiles(result)
     print_agreement(result["agreement"])
     return 0
+
+
+def print_hubness(result: dict) -> None:
+    """One line per tagger: the skewness of its k-occurrence, plain and hubness-reduced, the k-NN accuracy
+    with each neighbour list, and its top hubs."""
+    first = next(iter(result["models"].values()))["hubness"]
+    print(f"\nHubness (skewness of the {first['k']}-occurrence; kNN accuracy with each neighbour list: euclidean, "
+          f"mutual proximity, CSLS; top hubs with their k-occurrence)")
+    for key, scores in result["models"].items():
+        hub = scores["hubness"]
+        mp, csls = hub["reduced"]["mp"] or {}, hub["reduced"]["csls"]
+        cells = [f"{v:.2f}" if v is not None else "n/a"
+                 for v in (hub["skewness"], mp.get("skewness"), csls["skewness"])]
+        accs = [f"{v:.3f}" if v is not None else "n/a"
+                for v in (hub["knn_accuracy"], mp.get("knn_accuracy"), csls["knn_accuracy"])]
+        top = ", ".join(f"{h['id']} ({h['k_occurrence']})" for h in hub["top"][:3])
+        print(f"{TAGGERS[key].name:<22} skewness {' / '.join(cells)}; kNN {' / '.join(accs)}; hubs: {top}")
 
 
 def print_left_out(result: dict) -> None:
@@ -381,6 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="score the embeddings (default) or the taggram (50 tag probabilities)")
     rep.add_argument("--split", choices=SPLITS, default="cv", help="cv (default): leave-one-out k-NN and "
                      "cross-validated probe; filtered: GTZAN's artist-disjoint fault-filtered split")
+    rep.add_argument("--hubness-reduction", choices=REDUCTIONS, default="none",
+                     help="the neighbour list the kNN score votes with: none (default, euclidean in the tagger's "
+                          "space), mp (mutual proximity) or csls; every report lists all three's hubness")
     rep.add_argument("--json", action="store_true")
     rep.add_argument("--precision", choices=PRECISIONS, default=None,
                      help="score the rows computed in this precision (default float32)")

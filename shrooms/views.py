@@ -157,6 +157,21 @@ def score_table(report: dict) -> pd.DataFrame:
     return table
 
 
+def hubness_table(summaries: dict[str, dict]) -> pd.DataFrame:
+    """One row per tagger of `analysis.collection_hubness` summaries ({key: summary}): the skewness of its
+    k-occurrence, plain and with each hubness-reduced neighbour list, and its top hubs as `id (N_k)`."""
+    def cell(value) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+    rows = {}
+    for key, hub in summaries.items():
+        mp, csls = hub["reduced"]["mp"] or {}, hub["reduced"]["csls"] or {}
+        rows[TAGGERS[key].name] = {
+            f"skewness of the {hub['k']}-occurrence": cell(hub["skewness"]),
+            "with mutual proximity": cell(mp.get("skewness")), "with CSLS": cell(csls.get("skewness")),
+            "top hubs (times among others' nearest)": ", ".join(f"{h['id']} ({h['k_occurrence']})" for h in hub["top"])}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def playable(path: str | Path) -> tuple[bytes, str]:
     """Bytes a browser can play and their MIME type: the file itself where browsers read its format,
     else (e.g. GTZAN's .au) decoded and re-encoded as WAV in memory. `path` may be a collection frame's

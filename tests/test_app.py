@@ -88,15 +88,23 @@ def test_a_non_audio_upload_shows_an_error_and_the_page_keeps_working(demo_colle
     assert [s.value for s in at.subheader] == [song.name]
 
 
-def test_compare_shows_maps_scores_and_confusions(demo_collection) -> None:
+def test_compare_shows_maps_hubs_scores_and_confusions(demo_collection) -> None:
     at = page("app_pages/compare.py", demo_collection)
     assert at.multiselect(key="compare_taggers").value == ["fcn", "musicnn", "crnn"]
-    scores = at.dataframe[0].value
+    hubs = at.dataframe[0].value  # each tagger's hubness and top hubs (real track ids, k-occurrence)
+    assert list(hubs.index) == ["FCN", "Musicnn", "CRNN"]
+    ids = {t.id for t in demo_collection.tracks}
+    for cell in hubs["top hubs (times among others' nearest)"]:
+        named = [h.rsplit(" (", 1)[0] for h in cell.split(", ")]
+        assert len(named) == 5 and set(named) <= ids, cell
+    assert all(float(v) == float(v) for v in hubs["skewness of the 10-occurrence"])
+    scores = at.dataframe[1].value
     assert list(scores.index) == ["FCN", "Musicnn", "CRNN"]
     at.multiselect(key="compare_taggers").set_value(["musicnn"]).run()
     assert "at least two" in at.info[0].value
     at.multiselect(key="compare_taggers").set_value(["crnn", "fcn"]).run()
-    assert not at.exception and list(at.dataframe[0].value.index) == ["CRNN", "FCN"]
+    assert not at.exception and list(at.dataframe[1].value.index) == ["CRNN", "FCN"]
+    assert list(at.dataframe[0].value.index) == ["CRNN", "FCN"]
 
 
 def test_an_unreadable_folder_path_is_an_error_not_a_crash(demo_collection, tmp_path) -> None:

@@ -95,6 +95,9 @@ def test_compare_page_links_a_selection_across_maps(server, page) -> None:
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 6", timeout=180_000)
     settle(page)
     shot(page, "compare")
+    # the hubs table (each tagger's hubness and top hubs) sits between the agreement and the scores
+    assert page.get_by_text("tracks that are among almost everyone's 10 nearest neighbours").count() == 1
+    assert page.locator("[data-testid='stDataFrame']").count() == 2  # hubs and scores
     x, y = page.evaluate(POINT_OF_FIRST_TRACE, 1)  # a point in the second map (Musicnn)
     page.mouse.click(x, y)
     page.wait_for_selector("text=tracks selected", timeout=60_000)

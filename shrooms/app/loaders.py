@@ -18,7 +18,7 @@ import streamlit as st
 
 from .. import views
 from ..agreement import model_agreement
-from ..analysis import confusion_for, report
+from ..analysis import collection_hubness, confusion_for, report
 from ..collections import Collection
 from ..status import TaggerStatus, statuses as tagger_statuses
 from ..store import Store, StoredResults
@@ -110,6 +110,13 @@ def label_tags(source: str, key: str, measure: str, version: str):
 def agreement(source: str, keys: tuple[str, ...], space: str, version: str) -> dict:
     return model_agreement(collection(source, version), list(keys), space,
                            results={key: rows(source, key, version) for key in keys})
+
+
+@st.cache_data(show_spinner="Measuring hubness (k-occurrence, mutual proximity, CSLS)…", max_entries=16)
+def hubness(source: str, keys: tuple[str, ...], space: str, version: str) -> dict[str, dict]:
+    """{key: `analysis.collection_hubness`} of every tagger in `keys`, over all its stored tracks."""
+    return {key: collection_hubness(collection(source, version), key, space, results=rows(source, key, version))
+            for key in keys}
 
 
 @st.cache_data(show_spinner="Tagging the folder, placing its groups and mapping them with the collection…",

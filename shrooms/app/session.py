@@ -26,8 +26,8 @@ from ..status import NOT_COMPUTED
 from ..store import Store
 from ..taggers import TAGGERS
 from .folders import REFUSED, SYSTEM_FOLDERS, allowed_folder, library_roots, open_collection  # noqa: F401
-from .loaders import (agreement, chunks_per_track, collection, colours, confusion, fingerprint, label_tags,  # noqa: F401
-                      joint_frame, map_frame, rows, scores, segments, statuses, study, trajectory, upload_trajectory)
+from .loaders import (agreement, chunks_per_track, collection, colours, confusion, fingerprint, hubness,  # noqa: F401
+                      label_tags, joint_frame, map_frame, rows, scores, segments, statuses, study, trajectory, upload_trajectory)
 from .loaders import audio as _audio
 from .queue import (QUEUE_KEY, byte_progress, continue_precompute, get_gtzan, get_weights,  # noqa: F401
                     queue_precompute, run_precompute, running_tagger)
