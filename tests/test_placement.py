@@ -89,10 +89,10 @@ def test_a_held_out_style_lands_among_its_listed_neighbours_on_distinct_spots(st
     for key, (x, labels, wesnoth) in data.items():
         runs = [listed_in_map(TagMap().fit(ref), held) for _, ref, held in cases(x, labels, wesnoth)]
         figures[key] = np.mean(runs, axis=0)
-    pooled = np.mean(list(figures.values()), axis=0)
-    # measured: listed 0.79 / 0.84 / 0.92, distinct 0.93 / 0.89 / 0.90 (fcn / musicnn / crnn)
+    # measured: listed 0.78 / 0.84 / 0.93, distinct 0.96 / 0.93 / 0.96 (fcn / musicnn / crnn); without the
+    # residual term distinct was 0.93 / 0.89 / 0.90, with openTSNE's transform 0.64 / 0.54 / 0.63
     assert all(f[0] >= 0.75 for f in figures.values()), figures
-    assert pooled[1] >= 0.90 and all(f[1] >= 0.85 for f in figures.values()), figures
+    assert all(f[1] >= 0.90 for f in figures.values()), figures
 
 
 def test_partial_fit_gathers_a_new_style_and_keeps_the_collection_where_it_was(styles) -> None:
