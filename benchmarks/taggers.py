@@ -6,8 +6,10 @@ shrooms chunks them and run through `Tagger.predict_chunks` together, as precomp
 tracks. Prints, as a markdown table, the median over --repeats of seconds of audio per second, achieved
 GFLOP/s (FLOPs of one pass counted by torch.utils.flop_counter, times passes, over time) and that as a
 fraction of the same run's 2048² matmul peak (float32, and bfloat16 for the bf16 column), next to the
-"original" implementation's throughput (a colleague's measurement: all a track's chunks in one batch,
-4 clips, 2 threads) and our ratio to it.
+original implementation's throughput measured in the same run ("original": the network as the study's code
+runs it — batch norms not folded, the checkpoint's subnormal values kept, contiguous memory, all a track's
+chunks in one batch under `torch.no_grad`) and our ratio to it. (Issue #12's reference, a colleague's run
+of the study's own code on the AMD EPYC, is kept in ORIGINAL_AMD for comparison.)
 
 It first prints the CPU model and the instruction sets that matter (AVX-512, its BF16, AMX), and per
 tagger the subnormal float32 values in its checkpoint and in the network as it ran before issue #19
@@ -50,7 +52,7 @@ from shrooms.taggers.weights import build_model, read_state_dict  # noqa: E402
 # one batch), measured side by side with shrooms on this machine, 4 real 30-s clips, 2 threads, quiet
 # (issue #12's reference table; shrooms then: fcn 945, musicnn 160, crnn 537, sample 128, se 47.3,
 # attention 102, hcnn 99).
-ORIGINAL = {"fcn": 450, "musicnn": 126, "crnn": 299, "sample": 147, "se": 47.5, "attention": 94, "hcnn": 78}
+ORIGINAL_AMD = {"fcn": 450, "musicnn": 126, "crnn": 299, "sample": 147, "se": 47.5, "attention": 94, "hcnn": 78}
 # The flags of /proc/cpuinfo that decide how fast the taggers can run.
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
 CLIPS = ("gtzan_country_00000", "ballroom_waltz", "hainsworth_001", "vocadito_1", "simac_rallou", "jtd_trio")
@@ -72,13 +74,27 @@ def machine() -> str:
             f"PyTorch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}")
 
 
-def unflushed_network(key: str, info: dict) -> tuple[int, torch.nn.Module]:
-    """(subnormal values in the checkpoint, the network as taggers ran it before issue #19: batch norms
-    folded, subnormals kept)."""
+def original_network(key: str, info: dict) -> tuple[int, torch.nn.Module]:
+    """(subnormal values in the checkpoint, the network as the study's code runs it: batch norms as layers,
+    subnormals kept, contiguous memory, eval mode)."""
     spec = TAGGERS[key]
     state = (read_state_dict(find_weights(spec)) if info["real_weights"]
              else synthetic_state_dict(info["synthetic_state_dict"]))
-    return count_subnormal(state.values()), fold_batch_norms(build_model(spec, state, key))
+    return count_subnormal(state.values()), build_model(spec, state, key).eval()
+
+
+def original_speed(network: torch.nn.Module, tracks: list[np.ndarray], input_length: int, audio_seconds: float,
+                   repeats: int) -> float:
+    """Seconds of audio per second of `network` run as the original implementation runs it: each track's
+    chunks in one batch, under torch.no_grad."""
+    batches = [torch.from_numpy(chunk(t, input_length)) for t in tracks]
+
+    def go() -> None:
+        with torch.no_grad():
+            for batch in batches:
+                network(batch)
+
+    return audio_seconds / median_seconds(go, repeats)
 
 
 def with_subnormals(key: str, network: torch.nn.Module, batch: int | None) -> Tagger:
@@ -141,9 +157,11 @@ def main() -> None:
     for key in keys:
         info = ref["models"][key]
         chunks = np.concatenate([chunk(t, TAGGERS[key].input_length) for t in tracks])
-        in_checkpoint, network = unflushed_network(key, info)
-        row = {"key": key, "chunks": len(chunks), "subnormals": (in_checkpoint, count_subnormal(
-            [*network.parameters(), *network.buffers()]))}
+        in_checkpoint, original = original_network(key, info)
+        row = {"key": key, "chunks": len(chunks), "original": original_speed(
+            original, tracks, TAGGERS[key].input_length, audio_seconds, args.repeats)}
+        network = fold_batch_norms(copy.deepcopy(original))  # as taggers ran it before issue #19
+        row["subnormals"] = (in_checkpoint, count_subnormal([*network.parameters(), *network.buffers()]))
         for precision in precisions:
             tagger = conformance_tagger(key, info, "cpu", precision, args.batch)
             row["batch"] = tagger.batch_size
@@ -162,7 +180,8 @@ def main() -> None:
     print(f"2048² matmul peak: float32 {peak32:.0f} GFLOP/s (before/after {peaks['float32']:.0f}/{peaks_now['float32']:.0f})"
           + (f", bf16 {peaks['bf16']:.0f} GFLOP/s" if "bf16" in peaks else ""))
     print()
-    head = ("| tagger | chunks | batch | subnormals: checkpoint / folded | original audio s/s | float32 audio s/s "
+    head = ("| tagger | chunks | batch | subnormals: checkpoint / folded | original audio s/s (AMD reference) "
+            "| float32 audio s/s "
             "| float32 / original | GFLOP/s | of fp32 peak | with subnormals audio s/s | flushed / with |")
     line = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     if "bf16" in precisions:
@@ -173,7 +192,8 @@ def main() -> None:
     for row in rows:
         speed, gflops = row["float32"]
         cells = [row["key"], row["chunks"], row["batch"], "{:,} / {:,}".format(*row["subnormals"]),
-                 ORIGINAL[row["key"]], f"{speed:.1f}", f"{speed / ORIGINAL[row['key']]:.2f}×", f"{gflops:.0f}",
+                 f"{row['original']:.1f} ({ORIGINAL_AMD[row['key']]})", f"{speed:.1f}",
+                 f"{speed / row['original']:.2f}×", f"{gflops:.0f}",
                  f"{gflops / peak32:.2f}"]
         slow = row.get("with subnormals")
         cells += [f"{slow[0]:.1f}", f"{speed / slow[0]:.2f}×"] if slow else ["–", "–"]
