@@ -1,10 +1,9 @@
-"""Placing new songs on an existing collection's maps: for every available tagger, the song's tags,
-embedding, 2-D and 3-D map coordinates (t-SNE by default, or UMAP or PCA; `TagMap.transform`: locally
-linear placement among the listed neighbours, no refit), its exact nearest collection tracks in the
-tagger's space (`shrooms.space`), with the tags each neighbour shares with it and the tags that separate them ("why here?"), the label mix of
-those neighbours and the song's novelty (how far it lies from the collection, as a percentile of the
-collection's own nearest-neighbour distances; `neighbours.py`). Placing several songs at once gives the
-same result as one at a time."""
+"""Placing new songs on an existing collection's maps: for every available tagger, the song's tags, embedding, 2-D and
+3-D map coordinates (t-SNE by default, or UMAP or PCA; `TagMap.transform`: locally linear placement among the listed
+neighbours, no refit), its exact nearest collection tracks in the tagger's space (`shrooms.space`), with the tags
+each neighbour shares with it and the tags that separate them ("why here?"), the label mix of those neighbours and
+the song's novelty (how far it lies from the collection, as a percentile of the collection's own nearest-neighbour
+distances; `neighbours.py`). Placing several songs at once gives the same result as one at a time."""
 
 from __future__ import annotations
 
