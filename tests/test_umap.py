@@ -122,3 +122,21 @@ def test_place_cli_places_on_the_umap_maps(debian) -> None:
     assert len(set(ids) & {umap.ids_[i] for i in nearest}) >= 3  # among its listed neighbours on the UMAP map
     bad = run_cli("place", str(held_out["lounge"]), "--projection", "isomap")
     assert bad.returncode == 1 and "invalid choice: 'isomap'" in bad.stderr
+
+
+def test_place_page_draws_uploads_on_the_umap_maps(demo_collection) -> None:
+    """The Place page with UMAP picked: every tagger's UMAP map, the upload on each, the joint map offered
+    only on t-SNE."""
+    from streamlit.testing.v1 import AppTest
+
+    from .audio_files import FORMATS
+    from .conftest import ROOT
+    at = AppTest.from_file(str(ROOT / "app_pages" / "place.py"), default_timeout=240)
+    at.run()
+    song = FORMATS / "carnatic_saraga_bhuvini_dasudane.mp3"
+    at.file_uploader[0].set_value((song.name, song.read_bytes(), "audio/mpeg")).run()
+    at.radio(key="place_method").set_value("umap").run()
+    assert not at.exception and not at.error, [e.value for e in at.exception]
+    assert at.toggle(key="place_joint").disabled and at.query_params["projection"] in ("umap", ["umap"])
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")[:3]]
+    assert titles == ["FCN · UMAP", "Musicnn · UMAP", "CRNN · UMAP"], titles
