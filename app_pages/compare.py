@@ -27,6 +27,7 @@ if "compare_taggers" not in st.session_state:  # from a shared link, else every 
 chosen = st.multiselect("Taggers (2 to 7)", available, max_selections=7, format_func=lambda k: TAGGERS[k].name,
                         key="compare_taggers")
 session.to_url(taggers=chosen)
+method = session.pick_projection("compare_method", "Maps")
 if len(chosen) < 2:
     st.info("Pick at least two taggers.")
     session.stop_page()
@@ -45,16 +46,17 @@ if selected:
     if clear.button("Clear selection"):
         st.session_state[SELECTION] = []
         st.rerun()
-    session.export_selection(session.map_frame(source, chosen[0], "tsne", 2, version), list(selected),
+    session.export_selection(session.map_frame(source, chosen[0], method, 2, version), list(selected),
                              "compare_export")
 else:
     st.caption("Select points (click, box or lasso) in any map to highlight the same tracks in all of them.")
 
 columns = st.columns(min(len(chosen), 3))
 for n, key in enumerate(chosen):
-    frame = session.map_frame(source, key, "tsne", 2, version)
-    colour = session.colours(source, key, "tsne", 2, "label", None, version)
-    figure = views.map_figure(frame, colour, 2, title=TAGGERS[key].name, highlight=selected, height=480)
+    frame = session.map_frame(source, key, method, 2, version)
+    colour = session.colours(source, key, method, 2, "label", None, version)
+    figure = views.map_figure(frame, colour, 2, title=f"{TAGGERS[key].name} · {views.PROJECTION_NAMES[method]}",
+                              highlight=selected, height=480)
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.02))  # keep the narrow maps wide
     with columns[n % len(columns)]:
         st.plotly_chart(figure, on_select=lambda chart=f"compare_map_{key}": remember_selection(chart),

@@ -9,7 +9,7 @@ from shrooms import views
 from shrooms.app import session
 from shrooms.taggers import TAGGERS
 
-PROJECTIONS = {"tsne": "t-SNE", "pca": "PCA", "tags": "Tag axes"}
+PROJECTIONS = {**views.PROJECTION_NAMES, "tags": "Tag axes"}  # t-SNE, UMAP, PCA, two tags as the axes
 SELECTED = "explore_selected"
 source, coll, version, available = session.open_page("Explore a tagger's map")
 

@@ -64,27 +64,34 @@ if not mine:
 
 # One map per tagger with every upload on it: placed on the collection's map as it is (each among its
 # listed nearest tracks), or, with "add my tracks to the map", the map re-optimised with them (joint map).
-joint = st.toggle("Add my tracks to the map", key="place_joint",
-                  help="re-optimise each tagger's map with your tracks in it (the study's joint map): a style the "
-                       "collection lacks can show its own island; the collection's points move little")
+left, right = st.columns([3, 2])
+method = session.pick_projection("place_method", "Map", where=left)
+joint = right.toggle("Add my tracks to the map", key="place_joint", disabled=method != "tsne",
+                     help="re-optimise each tagger's t-SNE map with your tracks in it (the study's joint map): a "
+                          "style the collection lacks can show its own island; the collection's points move little")
+joint = joint and method == "tsne"
 keys = [k for k in available if any(k in placed.models for _, _, placed in mine.values())]
 grid = st.columns(min(len(keys), 3) or 1)
 for n, key in enumerate(keys):
     on_map = [(digest, name, placed.models[key]) for (_, digest), (name, _, placed) in mine.items()
               if key in placed.models]
-    frame = session.map_frame(source, key, "tsne", 2, version)
-    colour = session.colours(source, key, "tsne", 2, "label", None, version)
+    frame = session.map_frame(source, key, method, 2, version)
+    colour = session.colours(source, key, method, 2, "label", None, version)
     points = [where.xy for _, _, where in on_map]
+    if any(where.method != method for _, _, where in on_map):  # placed on t-SNE maps on upload: this map too
+        points = list(session.placed_points(source, key, method, version, tuple(d for d, _, _ in on_map),
+                                            np.stack([where.embedding for _, _, where in on_map])))
     if joint:
         frame, points = session.joint_frame(source, key, version, tuple(d for d, _, _ in on_map),
                                             np.stack([where.embedding for _, _, where in on_map]))
-    figure = views.map_figure(frame, colour, 2, title=TAGGERS[key].name + (" · joint map" if joint else ""),
+    figure = views.map_figure(frame, colour, 2, title=f"{TAGGERS[key].name} · {views.PROJECTION_NAMES[method]}"
+                              + (" · joint map" if joint else ""),
                               uploads=[{"name": name, "xy": xy} for (_, name, _), xy in zip(on_map, points)],
                               height=420)
     if not joint:
         for digest, name, _ in on_map:
             data = next(d for (_, dg), (_, d, _) in mine.items() if dg == digest)
-            path = session.upload_trajectory(source, key, digest, data, name, version)
+            path = session.upload_trajectory(source, key, digest, data, name, version, method)
             if len(path) > 1:
                 views.add_trajectory(figure, path, name, colour=views.UPLOAD_COLOUR)
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.02))

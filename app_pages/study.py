@@ -4,6 +4,7 @@ itself, the labels it lands among, and every tagger's map with the new tracks pl
 
 import streamlit as st
 
+from shrooms import views
 from shrooms.app import session
 from shrooms.errors import ShroomsError
 from shrooms.taggers import TAGGERS
@@ -24,8 +25,10 @@ if "study_on" not in st.session_state:
     session.stop_page()
 
 where, keys = st.session_state["study_on"]
+method = session.pick_projection("study_method", "Placed on", help="the map the new tracks are placed on, one "
+                                 "by one; the joint map is t-SNE's")
 try:
-    table, figures = session.study(source, where, keys, version)
+    table, figures = session.study(source, where, keys, version, method)
 except ShroomsError as exc:  # e.g. no sub-folders, or nothing readable: one line, and the box stays usable
     st.session_state.pop("study_on", None)
     st.error(str(exc).splitlines()[0])
@@ -36,8 +39,8 @@ st.caption(f"{where} on {coll.name}. Novelty: the median group track is further 
            "map with each track placed on it.")
 st.dataframe(table, width="stretch", hide_index=True)
 view = st.radio("Map", ["joint", "placed"], horizontal=True, key="study_view",
-                format_func={"joint": "Joint map (collection and new music mapped together)",
-                             "placed": "Placed only (the collection's map, unchanged)"}.get)
+                format_func={"joint": "Joint map (collection and new music mapped together, t-SNE)",
+                             "placed": f"Placed only (the collection's {views.PROJECTION_NAMES[method]} map, unchanged)"}.get)
 grid = st.columns(min(len(figures), 3))
 for n, (key, views_of) in enumerate(figures.items()):
     figure = views_of[view]

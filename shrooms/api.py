@@ -363,7 +363,7 @@ def get_map(collection: Collection | str, key: str, method: str = "tsne", dims: 
         A collection, or what ``--collection`` takes.
     key : str
         A tagger key.
-    method : {"tsne", "pca"}
+    method : {"tsne", "umap", "pca"}
     dims : {2, 3}
     seed : int
     space : {"embedding", "taggram"}
@@ -382,8 +382,9 @@ def get_map(collection: Collection | str, key: str, method: str = "tsne", dims: 
 
 
 def place(sources, collection: Collection | str, keys: list[str] | None = None, k: int = 10,
-          names: list[str] | None = None, progress=None, cache_dir=None) -> list[placing.Placement]:
-    """Place songs on a collection's maps (`shrooms.place.place`): per tagger, t-SNE coordinates, top tags,
+          names: list[str] | None = None, progress=None, cache_dir=None,
+          method: str = "tsne") -> list[placing.Placement]:
+    """Place songs on a collection's maps (`shrooms.place.place`): per tagger, map coordinates, top tags,
     nearest tracks, their label mix and the song's novelty.
 
     Parameters
@@ -400,6 +401,8 @@ def place(sources, collection: Collection | str, keys: list[str] | None = None, 
     progress : callable, optional
         ``progress(done, total)`` after each tagger.
     cache_dir : path-like, optional
+    method : {"tsne", "umap", "pca"}
+        The maps' projection (default t-SNE).
 
     Returns
     -------
@@ -408,4 +411,4 @@ def place(sources, collection: Collection | str, keys: list[str] | None = None, 
     """
     with using_cache(cache_dir):
         coll = collection if isinstance(collection, Collection) else collections.load_collection(collection)
-        return placing.place(list(sources), coll, keys, k, names, progress)
+        return placing.place(list(sources), coll, keys, k, names, progress, method)

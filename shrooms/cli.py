@@ -19,7 +19,7 @@ import pandas as pd
 
 from .analysis import SCORE_LABELS, SPLITS, left_out_lines, report, score_cell
 from .audio import text_path
-from .maps import PLACEMENT, SPACES
+from .maps import METHODS, PLACEMENT, PROJECTION_NAMES, SPACES
 from .collections import download_gtzan, load_collection
 from .precompute import precompute
 from .errors import AudioError, ShroomsError
@@ -228,14 +228,14 @@ def cmd_place(args: argparse.Namespace) -> int:
     """Where each file lands on every tagger's map, and its nearest tracks."""
     collection = load_collection(args.collection)
     placements = place(args.files, collection, model_keys(args.models), k=args.neighbours,
-                       names=[text_path(f) for f in args.files])
+                       names=[text_path(f) for f in args.files], method=args.projection)
     for p in placements:
         for line in [p.error] if p.error else p.warnings:
             print(f"shrooms: {'error' if p.error else 'warning'}: {line}", file=sys.stderr)
     placed = [p for p in placements if p.error is None]
     exit_code = 1 if len(placed) < len(placements) else 0
     if args.json:
-        out = {p.name: {key: {"space": SPACE, "metric": METRIC, "placement": PLACEMENT,
+        out = {p.name: {key: {"space": SPACE, "metric": METRIC, "projection": args.projection, "placement": PLACEMENT,
                               "xy": m.xy.round(4).tolist(), "xyz": m.xyz.round(4).tolist(),
                               "top_tags": dict(m.top_tags(5)), "novelty": round(m.novelty, 2),
                               "neighbour_labels": {lab: round(f, 4) for lab, f in m.neighbour_labels.items()},
@@ -253,7 +253,8 @@ def cmd_place(args: argparse.Namespace) -> int:
         for key, m in p.models.items():
             near = ", ".join(f"{n.id} ({n.label + ', ' if n.label else ''}{n.distance:.3f})" for n in m.neighbours)
             mix = ", ".join(f"{lab} {f:.0%}" for lab, f in m.neighbour_labels.items())
-            print(f"  {TAGGERS[key].name:<22} at ({m.xy[0]:.1f}, {m.xy[1]:.1f}); novelty {m.novelty:.0f} (further from "
+            print(f"  {TAGGERS[key].name:<22} at ({m.xy[0]:.1f}, {m.xy[1]:.1f}) on {PROJECTION_NAMES[m.method]}; "
+                  f"novelty {m.novelty:.0f} (further from "
                   f"the collection than {m.novelty:.0f}% of its tracks); neighbours: {mix}; nearest: {near}")
         for key in p.unavailable:
             print(f"  {TAGGERS[key].name:<22} unavailable")
@@ -266,13 +267,15 @@ def cmd_study(args: argparse.Namespace) -> int:
     taggers, missing = available_taggers(model_keys(args.models))
     if not taggers:
         raise ShroomsError("no tagger can tag the OOD files: " + "; ".join(missing.values()))
-    result = study(collection, args.ood, list(taggers), args.seed, args.space, args.neighbours, args.out)
+    result = study(collection, args.ood, list(taggers), args.seed, args.space, args.neighbours, args.out,
+                   method=args.projection)
     if args.out is not None:
         atomic_write(args.out / "study.json", (json_text(result) + "\n").encode())
     if args.json:
         print_json(result)
         return 0
-    print(f"{Path(args.ood).name} placed on {collection.name} ({args.space} space, t-SNE seed {args.seed}); novelty: "
+    print(f"{Path(args.ood).name} placed on {collection.name} ({args.space} space, {PROJECTION_NAMES[args.projection]} "
+          f"map, seed {args.seed}; joint: t-SNE); novelty: "
           f"percentile of the nearest-track distance among the collection's own (median), own: fraction whose "
           f"nearest neighbour is in the group")
     print("own: in the tagger's space; joint: on the joint map (collection and new tracks mapped together); "
@@ -301,7 +304,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                           in FORMATS else "csv")
     if fmt == "parquet" and args.out is None:
         raise ShroomsError("parquet is binary: give --out FILE")
-    frame = pd.concat([export_frame(collection, key, args.space, clusters=args.clusters, seed=args.seed)
+    frame = pd.concat([export_frame(collection, key, args.space, args.projection, clusters=args.clusters,
+                                    seed=args.seed)
                        for key in model_keys(args.models)], ignore_index=True)
     data = write_frame(frame, fmt)
     if args.out is None:
@@ -350,6 +354,11 @@ def add_collection(parser: argparse.ArgumentParser) -> None:
 def add_models(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", "--model", dest="models", default="all",
                         help="tagger keys, comma-separated, or all (--model is an alias)")
+
+
+def add_projection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--projection", "--method", dest="projection", choices=METHODS, default="tsne",
+                        help="the map: tsne (default), umap or pca (--method is an alias)")
 
 
 def add_precision(parser: argparse.ArgumentParser) -> None:
@@ -414,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_collection(pl)
     add_models(pl)
     pl.add_argument("--neighbours", type=positive_int, default=5, help="nearest tracks to list (default 5)")
+    add_projection(pl)
     pl.add_argument("--json", action="store_true")
     add_precision(pl)
     pl.set_defaults(run=cmd_place)
@@ -423,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--ood", required=True, metavar="FOLDER", help="folder whose sub-folders are the groups")
     add_models(st)
     st.add_argument("--space", choices=SPACES, default="embedding")
-    st.add_argument("--seed", type=int, default=0, help="t-SNE seed of the map (default 0)")
+    st.add_argument("--seed", type=int, default=0, help="seed of the maps (default 0)")
+    add_projection(st)
     st.add_argument("--neighbours", type=positive_int, default=10, help="collection tracks per new track for the "
                     "label mix (default 10)")
     st.add_argument("--out", type=Path, default=None, metavar="DIR", help="write study.json and a map per tagger")
@@ -437,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", choices=FORMATS, default=None, help="csv (default, or from --out's suffix), json, parquet")
     ex.add_argument("--clusters", type=positive_int, default=None, help="k-means k (default: the number of labels)")
     ex.add_argument("--seed", type=int, default=0)
+    add_projection(ex)
     ex.add_argument("--out", type=Path, default=None, metavar="FILE", help="default: standard output")
     ex.set_defaults(run=cmd_export)
 

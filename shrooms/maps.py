@@ -1,9 +1,13 @@
-"""2-D and 3-D maps of a collection as a tagger hears it: t-SNE (openTSNE) or PCA, cached and reusable.
+"""2-D and 3-D maps of a collection as a tagger hears it: t-SNE (openTSNE), UMAP (umap-learn) or PCA, cached
+and reusable.
 
 Every map is drawn from the tagger's space (`shrooms.space`: the rows neighbours are measured in): t-SNE
 (openTSNE, PCA initialisation, perplexity min(30, (n - 1) / 3), a fixed seed; openTSNE's "auto" gradients,
-which are Barnes-Hut below 10,000 points and FFT above in 2-D, Barnes-Hut always in 3-D) or the first
-2 or 3 principal components of those rows (instant, and linear).
+which are Barnes-Hut below 10,000 points and FFT above in 2-D, Barnes-Hut always in 3-D), UMAP (umap-learn,
+`umap_model`: n_neighbors min(15, n - 1), min_dist 0.1, spectral initialisation (PCA's below dims + 2
+rows), euclidean, a fixed seed, which makes it single-threaded and reproducible; umap-learn, and numba
+with it, is imported only when a UMAP map is fitted) or the first 2 or 3 principal components of those
+rows (instant, and linear).
 
 New tracks are placed (`TagMap.transform`) by **locally linear placement**, LLE's out-of-sample rule
 (Saul & Roweis 2003): the weights that best rebuild the new row from its PLACEMENT_NEIGHBOURS nearest
@@ -14,10 +18,11 @@ those neighbours do not rebuild (`residual_offset`: a ridge regression of map po
 PLACEMENT_RESIDUAL_NEIGHBOURS nearest). So a song lands among the tracks listed as its nearest, a
 collection track's own audio lands on its own point (its weight is all but 1), two different songs land
 where their differences put them, and one row is placed on its own (same spot whatever it is placed
-with), in microseconds. openTSNE's `transform` (an optimisation against the fixed map) snapped new music unlike
-the collection onto one existing point, away from the neighbours it listed (README, "Where a new song
-lands"). `TagMap.partial_fit` adds rows to the map itself (the study's joint map): t-SNE re-optimised
-from the current layout with the new rows in the affinities.
+with), in microseconds. UMAP maps place new tracks the same way (README, "t-SNE, UMAP or PCA", measures
+umap-learn's own learned `transform` beside it). openTSNE's `transform` (an optimisation against the fixed
+map) snapped new music unlike the collection onto one existing point, away from the neighbours it listed
+(README, "Where a new song lands"). `TagMap.partial_fit` adds rows to the map itself (the study's joint
+map): t-SNE re-optimised from the current layout with the new rows in the affinities (t-SNE and PCA maps).
 
 A map can be drawn from a tagger's embeddings (`space="embedding"`) or from its 50 tag probabilities
 (`space="taggram"`), and `tag_axes` gives the plainest map of all: two tags' probabilities as x and y.
@@ -43,7 +48,8 @@ from .space import TaggerSpace
 from .store import StoredResults, Store, atomic_write
 from .taggers import JAMENDO_TAGS
 
-METHODS = ("tsne", "pca")
+METHODS = ("tsne", "umap", "pca")
+PROJECTION_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
 SPACES = ("embedding", "taggram")
 MAP_VERSION = "5"  # bump when map fitting changes: cached maps are then refitted
 MIN_ROWS = 4
@@ -80,6 +86,46 @@ PARTIAL_FIT_ITER = 250
 PARTIAL_FIT_STEP = 10
 PARTIAL_FIT_EXAGGERATION = 4.0
 PARTIAL_FIT_LEARNING_RATE = 50.0
+UMAP_NEIGHBOURS = 15  # umap-learn's default, capped at n - 1 for small collections
+UMAP_MIN_DIST = 0.1
+
+
+def umap_model(n_rows: int, dims: int = 2, seed: int = 0):
+    """The UMAP estimator `TagMap(method="umap")` fits (umap-learn, imported here: numba is slow to import).
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows it will be fitted on (n_neighbors is min(UMAP_NEIGHBOURS, n_rows - 1)).
+    dims : int
+        Map dimensions.
+    seed : int
+        `random_state`: umap-learn then runs single-threaded, and same rows and seed give identical coordinates.
+
+    Returns
+    -------
+    umap.UMAP
+    """
+    import warnings
+
+    from umap import UMAP
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*n_jobs.*overridden.*")
+        return UMAP(n_components=dims, n_neighbors=max(2, min(UMAP_NEIGHBOURS, n_rows - 1)),
+                    min_dist=UMAP_MIN_DIST, metric="euclidean",
+                    # spectral (umap-learn's default) needs more rows than dimensions + 1
+                    init="spectral" if n_rows > dims + 1 else "pca", random_state=seed,
+                    transform_seed=seed, n_jobs=1)
+
+
+def fit_umap(rows: np.ndarray, dims: int, seed: int):
+    """`umap_model` fitted on `rows` (its warnings about small data and seeded single-threading silenced)."""
+    import warnings
+    model = umap_model(len(rows), dims, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(rows)
+    return model
 
 
 def placement_weights(row: np.ndarray, neighbours: np.ndarray, reg: float = PLACEMENT_REG,
@@ -225,18 +271,19 @@ def checked_rows(x, what: str = "X", min_rows: int = 1, n_features: int | None =
 
 
 class TagMap(TransformerMixin, BaseEstimator):
-    """A 2-D or 3-D map of tracks (t-SNE or PCA) that places new tracks where they belong.
+    """A 2-D or 3-D map of tracks (t-SNE, UMAP or PCA) that places new tracks where they belong.
 
     Parameters
     ----------
-    method : {"tsne", "pca"}
-        openTSNE t-SNE (non-linear) or the first principal components of the space (linear).
+    method : {"tsne", "umap", "pca"}
+        openTSNE t-SNE or umap-learn UMAP (non-linear), or the first principal components of the space
+        (linear).
     dims : {2, 3}
         Map dimensions.
     seed : int
         Random seed: same data and seed give identical coordinates.
     perplexity : float or None
-        t-SNE perplexity; None chooses min(30, (n - 1) / 3).
+        t-SNE perplexity; None chooses min(30, (n - 1) / 3). Unused by UMAP and PCA.
 
     Attributes
     ----------
@@ -249,11 +296,14 @@ class TagMap(TransformerMixin, BaseEstimator):
     rows_ : np.ndarray, shape (n, k)
         The mapped rows in the space: what new rows are placed against.
     tsne_ : openTSNE.TSNEEmbedding or None
-        The fitted t-SNE embedding (None for PCA).
+        The fitted t-SNE embedding (None for UMAP and PCA).
     scale_ : float
-        The t-SNE map's local scale (`map_scale`), which decides which placed neighbours lie together.
+        The t-SNE or UMAP map's local scale (`map_scale`), which decides which placed neighbours lie together.
     perplexity_ : float or None
-        The perplexity used (None for PCA).
+        The perplexity used (None for UMAP and PCA).
+    n_neighbors_ : int or None
+        UMAP's n_neighbors (None for t-SNE and PCA). The fitted umap-learn model is not kept: new rows are
+        placed by locally linear placement, and a cached map loads without importing umap-learn.
     n_features_in_ : int
         Columns of X.
     """
@@ -278,14 +328,21 @@ class TagMap(TransformerMixin, BaseEstimator):
         self : TagMap
         """
         if self.method not in METHODS or self.dims not in (2, 3):
-            raise ShroomsError(f"unknown map {self.method!r} in {self.dims}-D: choose tsne or pca, 2 or 3 dimensions")
+            raise ShroomsError(f"unknown map {self.method!r} in {self.dims}-D: choose tsne, umap or pca, "
+                               "2 or 3 dimensions")
         x = checked_rows(X, min_rows=MIN_ROWS)
         self.n_features_in_ = x.shape[1]
         self.space_ = TaggerSpace().fit(x)
         self.rows_ = self.space_.rows_
+        self.tsne_, self.perplexity_, self.n_neighbors_ = None, None, None
         if self.method == "pca":
-            self.tsne_, self.perplexity_ = None, None
             self._coords = pad_columns(self.rows_, self.dims)
+            return self
+        if self.method == "umap":
+            model = fit_umap(self.rows_, self.dims, self.seed)
+            self.n_neighbors_ = int(model.n_neighbors)
+            self._coords = np.asarray(model.embedding_, dtype=np.float64)
+            self.scale_ = map_scale(self._coords)
             return self
         self.perplexity_ = float(self.perplexity or min(30.0, (len(x) - 1) / 3.0))
         tsne = TSNE(n_components=self.dims, perplexity=self.perplexity_, initialization="pca",
@@ -309,7 +366,8 @@ class TagMap(TransformerMixin, BaseEstimator):
         Each row is placed on its own by locally linear placement (module docstring): at the weighted sum
         of its PLACEMENT_NEIGHBOURS nearest mapped rows' points, with the weights that best rebuild it from
         them in the space. A track therefore lands at exactly the same spot whatever it is placed with, and
-        a fitted row placed again lands on its own point. PCA maps: the linear projection, exactly.
+        a fitted row placed again lands on its own point. PCA maps: the linear projection, exactly. t-SNE
+        and UMAP maps alike.
 
         Parameters
         ----------
@@ -327,7 +385,7 @@ class TagMap(TransformerMixin, BaseEstimator):
         # one row at a time, also into the space: a matrix product's last bits depend on how many rows it
         # multiplies, and a track must land on the same spot whatever it is placed with
         z = np.concatenate([self.space_.transform(row[None, :]) for row in x])
-        if self.tsne_ is None:
+        if self.method == "pca":
             return pad_columns(z, self.dims)
         return self.placed(z)
 
@@ -351,7 +409,7 @@ class TagMap(TransformerMixin, BaseEstimator):
         collection's points held where they are (module constants PARTIAL_FIT_*): the new rows feel the
         collection and each other, so a new style can gather into its own island while the map the user
         knows does not move. PCA maps: the new rows' projections are appended. Same map, rows and seed →
-        identical coordinates.
+        identical coordinates. UMAP maps: not supported (one clear ShroomsError); place rows with `transform`.
 
         Parameters
         ----------
@@ -364,12 +422,15 @@ class TagMap(TransformerMixin, BaseEstimator):
             With `embedding_` (n + m, dims): the n old rows, then the m new ones.
         """
         check_is_fitted(self, "space_")
+        if self.method == "umap":
+            raise ShroomsError("partial_fit (the joint map) is t-SNE's and PCA's: a UMAP map places new tracks "
+                               "with transform")
         x = checked_rows(X, min_rows=0, n_features=self.n_features_in_)
         if not len(x):
             return self
         z = self.space_.transform(x)
         rows = np.concatenate([self.rows_, z])
-        if self.tsne_ is None:
+        if self.method == "pca":
             self.rows_, self._coords = rows, np.concatenate([self._coords, pad_columns(z, self.dims)])
             return self
         old = np.asarray(self._coords)

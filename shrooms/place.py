@@ -1,10 +1,9 @@
-"""Placing new songs on an existing collection's maps: for every available tagger, the song's tags,
-embedding, 2-D and 3-D t-SNE coordinates (`TagMap.transform`: locally linear placement among the listed
-neighbours, no refit), its exact nearest collection tracks in the tagger's space (`shrooms.space`), with
-the tags each neighbour shares with it and the tags that separate them ("why here?"), the label mix of
-those neighbours and the song's novelty (how far it lies from the collection, as a percentile of the
-collection's own nearest-neighbour distances; `neighbours.py`). Placing several songs at once gives the
-same result as one at a time."""
+"""Placing new songs on an existing collection's maps: for every available tagger, the song's tags, embedding, 2-D and
+3-D map coordinates (t-SNE by default, or UMAP or PCA; `TagMap.transform`: locally linear placement among the listed
+neighbours, no refit), its exact nearest collection tracks in the tagger's space (`shrooms.space`), with the tags
+each neighbour shares with it and the tags that separate them ("why here?"), the label mix of those neighbours and
+the song's novelty (how far it lies from the collection, as a percentile of the collection's own nearest-neighbour
+distances; `neighbours.py`). Placing several songs at once gives the same result as one at a time."""
 
 from __future__ import annotations
 
@@ -19,7 +18,7 @@ from .audio import decode
 from .collections import Collection
 from .errors import AudioError, ShroomsError
 from .config import cache_dir
-from .maps import TagMap, get_map, results_digest
+from .maps import METHODS, TagMap, get_map, results_digest
 from .neighbours import label_mix, loo_nearest_distances, novelty_percentile
 from .status import status
 from .store import Store, StoredResults, atomic_write
@@ -41,11 +40,12 @@ class ModelPlacement:
     key: str
     tags: np.ndarray         # (50,)
     embedding: np.ndarray    # (D,)
-    xy: np.ndarray           # (2,) on the 2-D t-SNE map
-    xyz: np.ndarray          # (3,) on the 3-D t-SNE map
+    xy: np.ndarray           # (2,) on the 2-D map (of `method`)
+    xyz: np.ndarray          # (3,) on the 3-D map
     neighbours: list[Neighbour]
     novelty: float = float("nan")    # 0-100: further from the collection than this % of its own tracks
     neighbour_labels: dict[str, float] = field(default_factory=dict)  # label → fraction of the neighbours
+    method: str = "tsne"     # the projection of xy and xyz (`maps.METHODS`)
 
     def top_tags(self, n: int = 5) -> list[tuple[str, float]]:
         return top_tags(self.tags, n, TAGGERS[self.key].tags)
@@ -123,15 +123,17 @@ def novelty_baseline(collection: Collection, key: str, results: StoredResults, t
     return baseline
 
 
-def place_on(collection: Collection, tagger: Tagger, samples: list[np.ndarray], k: int) -> list[ModelPlacement]:
-    """One tagger: tag every song, then place and search each (on its own) in the tagger's space."""
+def place_on(collection: Collection, tagger: Tagger, samples: list[np.ndarray], k: int,
+             method: str = "tsne") -> list[ModelPlacement]:
+    """One tagger: tag every song, then place and search each (on its own) in the tagger's space and on its
+    2-D and 3-D `method` maps."""
     key = tagger.spec.key
     outs = [tagger.tag(x) for x in samples]
     emb = np.stack([o.embedding for o in outs])
     results = Store(collection).load(key)
-    flat = get_map(collection, key, "tsne", 2, results=results)
+    flat = get_map(collection, key, method, 2, results=results)
     xy = flat.transform(emb)
-    xyz = get_map(collection, key, "tsne", 3, results=results).transform(emb)
+    xyz = get_map(collection, key, method, 3, results=results).transform(emb)
     near, idx = nearest(results, flat, emb, k)
     novelty = novelty_percentile(flat.rows_, flat.space_.transform(emb),
                                  novelty_baseline(collection, key, results, flat))
@@ -140,16 +142,19 @@ def place_on(collection: Collection, tagger: Tagger, samples: list[np.ndarray], 
         for neighbour, j in zip(row_near, row_idx):
             neighbour.shared_tags, neighbour.separating_tags = why_here(o.tags, results.tags[j], names)
     return [ModelPlacement(key, o.tags, o.embedding, xy[i], xyz[i], near[i], float(novelty[i]),
-                           label_mix(np.array([n.label for n in near[i]], dtype=object)))
+                           label_mix(np.array([n.label for n in near[i]], dtype=object)), method)
             for i, o in enumerate(outs)]
 
 
 def place(sources: list[str | Path | bytes | BinaryIO], collection: Collection, keys: list[str] | None = None,
           k: int = 10, names: list[str] | None = None,
-          progress: Callable[[int, int], None] | None = None) -> list[Placement]:
-    """Place songs (paths, bytes or file objects) on `collection`'s maps for every tagger in `keys` that has
-    weights and stored embeddings; `progress(done, total)` is called after each tagger. A song that cannot be
-    decoded does not stop the others: its Placement carries the one-line `error` and no models."""
+          progress: Callable[[int, int], None] | None = None, method: str = "tsne") -> list[Placement]:
+    """Place songs (paths, bytes or file objects) on `collection`'s maps (`method`: tsne, umap or pca) for every
+    tagger in `keys` that has weights and stored embeddings; `progress(done, total)` is called after each
+    tagger. A song that cannot be decoded does not stop the others: its Placement carries the one-line
+    `error` and no models."""
+    if method not in METHODS:
+        raise ShroomsError(f"unknown map {method!r}: choose one of {', '.join(METHODS)}")
     names = names or [str(s) if isinstance(s, (str, Path)) else f"upload {i + 1}" for i, s in enumerate(sources)]
     placements, samples = [], []
     for source, name in zip(sources, names):
@@ -171,7 +176,7 @@ def place(sources: list[str | Path | bytes | BinaryIO], collection: Collection, 
         if not state.ready:
             missing[key] = state.message
             continue
-        for placement, where in zip(readable, place_on(collection, tagger, samples, k)):
+        for placement, where in zip(readable, place_on(collection, tagger, samples, k, method)):
             placement.models[key] = where
     for placement in readable:
         placement.unavailable = dict(missing)

@@ -7,7 +7,8 @@ fraction of its tracks whose nearest neighbour is one of its own, and its silhou
 collection's labels, all in the tagger's space (`shrooms.space`); plus two maps: the joint map (the
 collection's t-SNE map re-optimised with the new tracks in it, `TagMap.partial_fit`: the study's method,
 where a new style can show its own island) and the placed-only view (each new track placed on the
-unchanged map by `TagMap.transform`). Same inputs and seed → identical numbers.
+unchanged map by `TagMap.transform`: the t-SNE map, or the UMAP or PCA map with `method`; the joint map is
+always t-SNE's). Same inputs and seed → identical numbers.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sklearn.metrics import silhouette_samples
 
 from .collections import Collection, folder_collection
 from .errors import ShroomsError
-from .maps import features, get_map
+from .maps import METHODS, PROJECTION_NAMES, features, get_map
 from .space import TaggerSpace, in_space
 from .neighbours import (METRIC, check_rows, label_mix, neighbour_indices, novelty_percentile,
                          own_neighbour_fraction, self_novelty)
@@ -85,10 +86,13 @@ def ood_collection(folder: str | Path) -> Collection:
 
 
 def study(collection: Collection, folder: str | Path, keys: list[str], seed: int = 0, space: str = "embedding",
-          k: int = 10, out: Path | None = None) -> dict:
+          k: int = 10, out: Path | None = None, method: str = "tsne") -> dict:
     """Place the groups of `folder` on `collection` for every tagger in `keys` with stored collection
     rows; with `out`, also place every new track on the t-SNE maps and write one map per tagger
-    (`map-<key>.html`, self-contained: plotly's static image export needs kaleido and a browser)."""
+    (`map-<key>.html`, self-contained: plotly's static image export needs kaleido and a browser). `method`:
+    the map the new tracks are placed on (tsne, umap or pca); the joint map is t-SNE's."""
+    if method not in METHODS:
+        raise ShroomsError(f"unknown map {method!r}: choose one of {', '.join(METHODS)}")
     ood = ood_collection(folder)
     rows = {key: Store(collection).load(key) for key in keys}  # read once: scores and maps share these rows
     keys = [key for key in keys if status(collection, key, results=rows[key]).ready]
@@ -97,10 +101,10 @@ def study(collection: Collection, folder: str | Path, keys: list[str], seed: int
                            f"--collection {collection.source}` first")
     summary = precompute(ood, keys, show_bar=False)
     result = {"collection": collection.key, "ood": str(Path(folder).resolve()), "seed": seed, "space": space,
-              "k": k, "unreadable": [f["path"] for f in summary.failed], "models": {}}
+              "projection": method, "k": k, "unreadable": [f["path"] for f in summary.failed], "models": {}}
     for key in keys:
         result["models"][key] = model_study(collection, ood, key, seed, space, k, with_map=True,
-                                            results=rows[key])
+                                            results=rows[key], method=method)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         result["figures"] = {}
@@ -114,13 +118,14 @@ def study(collection: Collection, folder: str | Path, keys: list[str], seed: int
 
 
 def model_study(collection: Collection, ood: Collection, key: str, seed: int, space: str, k: int,
-                with_map: bool = True, results: StoredResults | None = None) -> dict:
+                with_map: bool = True, results: StoredResults | None = None, method: str = "tsne") -> dict:
     """One tagger: the collection's own novelty baseline, every group's scores and, `with_map`, the new
     tracks on the 2-D t-SNE map twice: placed one by one on the collection's map (`xy`, the map unchanged)
     and on the joint map (`xy_joint`: `TagMap.partial_fit` of the collection's map with every new track,
     the study's method), with each group's own-neighbour fraction on both maps next to the one in the space
     and the Procrustes disparity between the collection's points before and after (`joint`).
-    `results`: the collection's stored rows when read already (the map is fitted on the same rows)."""
+    `results`: the collection's stored rows when read already (the map is fitted on the same rows).
+    `method`: the map `xy` is placed on (tsne, umap or pca; `projection` in the result); the joint map is t-SNE's."""
     base, new = Store(collection).load(key) if results is None else results, Store(ood).load(key)
     if len(new.tracks) == 0:
         raise ShroomsError(f"{ood.name}: none of the OOD files could be read")
@@ -133,14 +138,17 @@ def model_study(collection: Collection, ood: Collection, key: str, seed: int, sp
             continue
         out["groups"][group] = group_scores(x, base.tracks["label"].to_numpy(dtype=object), y[~inside], y[inside], k)
     if with_map:
+        out["projection"] = method
         tag_map = get_map(collection, key, "tsne", 2, seed=seed, space=space, results=base)
-        xy = tag_map.transform(y)
+        placed_map = tag_map if method == "tsne" else get_map(collection, key, method, 2, seed=seed, space=space,
+                                                               results=base)
+        xy = placed_map.transform(y)
         joint = copy.deepcopy(tag_map).partial_fit(y)
         old, xy_joint = joint.embedding_[:len(x)], joint.embedding_[len(x):]
         for group, scores in out["groups"].items():
             inside = groups == group
             scores["own_neighbour_fraction_placed"] = round(
-                own_neighbour_fraction(np.concatenate([tag_map.embedding_, xy[~inside]]), xy[inside]), 4)
+                own_neighbour_fraction(np.concatenate([placed_map.embedding_, xy[~inside]]), xy[inside]), 4)
             scores["own_neighbour_fraction_joint"] = round(
                 own_neighbour_fraction(np.concatenate([old, xy_joint[~inside]]), xy_joint[inside]), 4)
         out["joint"] = {"procrustes": round(float(procrustes(tag_map.embedding_, old)[2]), 6),
@@ -153,20 +161,22 @@ def model_study(collection: Collection, ood: Collection, key: str, seed: int, sp
 
 def study_figure(collection: Collection, ood: Collection, key: str, scores: dict, seed: int = 0,
                  space: str = "embedding", results: StoredResults | None = None, view: str = "joint") -> go.Figure:
-    """The collection's t-SNE map, coloured by label, with the OOD tracks as stars, one colour per group.
-    `view="joint"`: the joint map (collection and new tracks re-optimised together, `TagMap.partial_fit`);
-    `"placed"`: the collection's own map with every new track placed on it (`results`: the collection's
+    """The collection's map, coloured by label, with the OOD tracks as stars, one colour per group.
+    `view="joint"`: the t-SNE joint map (collection and new tracks re-optimised together, `TagMap.partial_fit`);
+    `"placed"`: the collection's own map (of `scores["projection"]`, t-SNE by default) with every new track
+    placed on it (`results`: the collection's
     stored rows when read already: the map and its points are one read)."""
     if view not in ("joint", "placed"):
         raise ShroomsError(f"unknown study view {view!r}: choose joint or placed")
     results = Store(collection).load(key) if results is None else results
     tracks = results.tracks
+    method = "tsne" if view == "joint" else scores.get("projection", "tsne")
     if view == "joint":
         coords = np.array([scores["joint"]["collection"][i] for i in tracks["id"]])
     else:
-        tsne = get_map(collection, key, "tsne", 2, seed=seed, space=space, results=results)
-        where = {i: n for n, i in enumerate(tsne.ids_)}
-        coords = tsne.embedding_[[where[i] for i in tracks["id"]]]
+        fitted = get_map(collection, key, method, 2, seed=seed, space=space, results=results)
+        where = {i: n for n, i in enumerate(fitted.ids_)}
+        coords = fitted.embedding_[[where[i] for i in tracks["id"]]]
     at_key = "xy_joint" if view == "joint" else "xy"
     labels = tracks["label"].fillna("(unlabelled)").to_numpy(dtype=str)
     fig = go.Figure()
@@ -184,6 +194,7 @@ def study_figure(collection: Collection, ood: Collection, key: str, scores: dict
                         marker={"size": 13, "symbol": "star", "color": qualitative.Dark24[n % 24],
                                 "line": {"width": 1, "color": "black"}})
     how = "mapped with" if view == "joint" else "placed on"
-    fig.update_layout(title=f"{TAGGERS[key].name}: {ood.name} {how} {collection.name} ({space}, t-SNE seed {seed})",
+    fig.update_layout(title=f"{TAGGERS[key].name}: {ood.name} {how} {collection.name} ({space}, "
+                            f"{PROJECTION_NAMES[method]} seed {seed})",
                       template="plotly_white", width=900, height=700)
     return fig

@@ -20,7 +20,7 @@ from .analysis import cluster_labels, distinguishing_tags, preprocessed, short_t
 from .collections import Collection
 from .errors import ShroomsError
 from .export import m3u8
-from .maps import features, get_map, segment_points, tag_axes, trajectory
+from .maps import PROJECTION_NAMES as MAP_NAMES, features, get_map, segment_points, tag_axes, trajectory
 from .precompute import precompute
 from .status import BAD_WEIGHTS, NO_WEIGHTS, TaggerStatus, statuses
 from .store import Store, StoredResults
@@ -187,7 +187,9 @@ def playable(path: str | Path) -> tuple[bytes, str]:
 
 # --- What the taggers learn: spaces, tag axes, trajectories, segments, profiles, agreement, export, study ---
 
-PROJECTIONS = ("tsne", "pca", "tags")  # t-SNE, PCA, or two tags' probabilities as the axes (`maps.tag_axes`)
+# t-SNE, UMAP, PCA, or two tags' probabilities as the axes (`maps.tag_axes`)
+PROJECTIONS = ("tsne", "umap", "pca", "tags")
+PROJECTION_NAMES = MAP_NAMES  # the learned maps (`maps.METHODS`): t-SNE, UMAP, PCA
 SPACE_NAMES = {"embedding": "embedding", "taggram": "taggram (50 tag probabilities)"}
 TRAJECTORY = "trajectory"  # the name (prefix) of a track's trajectory trace
 
@@ -213,7 +215,7 @@ def projected(collection: Collection, key: str, rows: np.ndarray, space: str, me
 def map_frame(collection: Collection, key: str, method: str = "tsne", dims: int = 2, space: str = "embedding",
               tags: tuple[str, str] | None = None, results: StoredResults | None = None) -> pd.DataFrame:
     """One row per stored track: id, label, path, x, y(, z), its top tag and a hover text with the top 3.
-    `method` is "tsne" or "pca" (of `space`: "embedding" or "taggram"), or "tags": x = P(tags[0]),
+    `method` is "tsne", "umap" or "pca" (of `space`: "embedding" or "taggram"), or "tags": x = P(tags[0]),
     y = P(tags[1]) exactly (2-D only). The store is read once (not at all with `results`, the rows already
     read): the map is fitted on the very rows the frame lists."""
     results = Store(collection).load(key) if results is None else results
@@ -421,14 +423,16 @@ def selection_files(frame: pd.DataFrame, ids: list[str]) -> tuple[str, bytes]:
 
 
 def study_models(collection: Collection, folder: str | Path, keys: list[str], seed: int = 0,
-                 space: str = "embedding", results: dict[str, StoredResults] | None = None) -> tuple[Collection, dict]:
+                 space: str = "embedding", results: dict[str, StoredResults] | None = None,
+                 method: str = "tsne") -> tuple[Collection, dict]:
     """`shrooms.study` for the app: the OOD folder (sub-folders = groups) and its result, with every new
-    track's place on each tagger's 2-D t-SNE map. `keys`: taggers ready on `collection` (the app's
-    `stored_keys`); `results`: their stored rows ({key: rows}) when read already."""
+    track's place on each tagger's 2-D `method` map (and on the t-SNE joint map). `keys`: taggers ready on
+    `collection` (the app's `stored_keys`); `results`: their stored rows ({key: rows}) when read already."""
     ood = ood_collection(folder)
     precompute(ood, keys, show_bar=False)
     given = results or {}
-    return ood, {key: model_study(collection, ood, key, seed, space, 10, results=given.get(key)) for key in keys}
+    return ood, {key: model_study(collection, ood, key, seed, space, 10, results=given.get(key), method=method)
+                 for key in keys}
 
 
 def study_table(models: dict) -> pd.DataFrame:

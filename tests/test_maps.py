@@ -99,8 +99,8 @@ def test_transform_checks_the_fitted_width() -> None:
     tag_map = TagMap("pca").fit(np.random.default_rng(0).normal(size=(10, 6)))
     with pytest.raises(ShroomsError, match="has 5 features but the map was fitted on 6"):
         tag_map.transform(np.zeros((1, 5)))
-    with pytest.raises(ShroomsError, match="unknown map 'umap'"):
-        TagMap("umap").fit(np.zeros((10, 6)))
+    with pytest.raises(ShroomsError, match="unknown map 'isomap'"):
+        TagMap("isomap").fit(np.zeros((10, 6)))
 
 
 def test_taggram_map_is_fitted_on_the_50_tags(debian) -> None:

@@ -77,9 +77,17 @@ def trajectory(source: str, key: str, track_id: str, method: str, dims: int, ver
 
 
 @st.cache_data(show_spinner="Tagging your track chunk by chunk…", max_entries=64)
-def upload_trajectory(source: str, key: str, digest: str, _data: bytes, name: str, version: str) -> pd.DataFrame:
-    return views.upload_trajectory(collection(source, version), key, _data, name,
+def upload_trajectory(source: str, key: str, digest: str, _data: bytes, name: str, version: str,
+                      method: str = "tsne") -> pd.DataFrame:
+    return views.upload_trajectory(collection(source, version), key, _data, name, method,
                                    results=rows(source, key, version))
+
+
+@st.cache_data(show_spinner="Placing your tracks…", max_entries=64)
+def placed_points(source: str, key: str, method: str, version: str, digests: tuple[str, ...], embeddings):
+    """The uploads `digests` (their embeddings, (m, D), in that order) placed on the 2-D `method` map."""
+    return views.projected(collection(source, version), key, embeddings, "embedding", method, 2,
+                           results=rows(source, key, version))
 
 
 @st.cache_data(show_spinner="Adding your tracks to the map…", max_entries=32)
@@ -121,11 +129,12 @@ def hubness(source: str, keys: tuple[str, ...], space: str, version: str) -> dic
 
 @st.cache_data(show_spinner="Tagging the folder, placing its groups and mapping them with the collection…",
                max_entries=8)
-def study(source: str, folder: str, keys: tuple[str, ...], version: str) -> tuple[pd.DataFrame, dict]:
-    """The study's table and, per tagger, its two maps: {"joint": figure, "placed": figure}."""
+def study(source: str, folder: str, keys: tuple[str, ...], version: str,
+          method: str = "tsne") -> tuple[pd.DataFrame, dict]:
+    """The study's table and, per tagger, its two maps: {"joint": figure (t-SNE), "placed": figure (`method`)}."""
     coll = collection(source, version)
     stored = {key: rows(source, key, version) for key in keys}
-    ood, models = views.study_models(coll, folder, list(keys), results=stored)
+    ood, models = views.study_models(coll, folder, list(keys), results=stored, method=method)
     figures = {key: {view: study_figure(coll, ood, key, models[key], results=stored[key], view=view)
                      for view in ("joint", "placed")} for key in models}
     return views.study_table(models), figures

@@ -27,7 +27,8 @@ from ..store import Store
 from ..taggers import TAGGERS
 from .folders import REFUSED, SYSTEM_FOLDERS, allowed_folder, library_roots, open_collection  # noqa: F401
 from .loaders import (agreement, chunks_per_track, collection, colours, confusion, fingerprint, hubness,  # noqa: F401
-                      label_tags, joint_frame, map_frame, rows, scores, segments, statuses, study, trajectory, upload_trajectory)
+                      label_tags, joint_frame, map_frame, placed_points, rows, scores, segments, statuses, study,
+                      trajectory, upload_trajectory)
 from .loaders import audio as _audio
 from .queue import (QUEUE_KEY, byte_progress, continue_precompute, get_gtzan, get_weights,  # noqa: F401
                     queue_precompute, run_precompute, running_tagger)
@@ -152,6 +153,15 @@ def to_url(**params) -> None:
             st.query_params[name] = ",".join(map(str, value))
         else:
             st.query_params[name] = str(value)
+
+
+def pick_projection(widget: str, label: str = "Projection", where=st, help: str | None = None) -> str:
+    """A t-SNE / UMAP / PCA radio (`widget` its session key) that the URL's `projection` seeds and keeps."""
+    from_url(widget, "projection", list(views.PROJECTION_NAMES))
+    method = where.radio(label, list(views.PROJECTION_NAMES), format_func=views.PROJECTION_NAMES.get,
+                         horizontal=True, key=widget, help=help)
+    to_url(projection=method)
+    return method
 
 
 def tagger_label(key: str, available: list[str]) -> str:
