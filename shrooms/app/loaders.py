@@ -111,7 +111,7 @@ def chunks_per_track(source: str, key: str, version: str) -> float:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def label_tags(source: str, key: str, measure: str, version: str):
-    return views.label_tag_figure(collection(source, version), key, measure, results=rows(source, key, version))
+    return views.label_tag_figure(rows(source, key, version), key, measure, collection(source, version).name)
 
 
 @st.cache_data(show_spinner="Comparing the taggers (CKA, neighbour overlap)…", max_entries=16)

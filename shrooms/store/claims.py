@@ -4,13 +4,13 @@ stopped anywhere (another host or container, a pid since reused) are taken over 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 import os
 import secrets
 import socket
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
 from ..audio import file_state

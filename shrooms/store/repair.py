@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-import sqlite3
-import time
 from collections import Counter
 from contextlib import contextmanager
+import fcntl
+import os
 from pathlib import Path
+import sqlite3
+import time
 from typing import Iterator
 
-from .schema import (FAILURE_COLUMNS, RESULT_COLUMNS, StoreDamaged, StoreInUse, StoreReadOnly, _locks, checksum,
-                     hold, insert_sql)
+from .schema import (FAILURE_COLUMNS, RESULT_COLUMNS, StoreDamaged, StoreInUse, StoreReadOnly, _locks, checksum, hold,
+                     insert_sql)
 
 
 class Repair:

@@ -4,16 +4,16 @@ valid now. `Store` reads (one snapshot per answer) and writes (one transaction p
 
 from __future__ import annotations
 
+from collections import Counter
+from contextlib import contextmanager
 import contextvars
+from dataclasses import dataclass
 import hashlib
 import os
+from pathlib import Path
 import sqlite3
 import threading
 import time
-from collections import Counter
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -27,8 +27,8 @@ from ..taggers import TAGGER_VERSION, Tagger, TrackOutput, current_sha256, defau
 from .claims import Claims
 from .repair import Repair
 from .schema import (BUSY_TIMEOUT_MS, CHUNKING_VERSION, DAMAGE_CODES, DB_NAME, FAILURE_COLUMNS, MIGRATIONS, POOLED,
-                     RESULT_COLUMNS, SCHEMA_0, SCHEMA_VERSION, SQLITE_READONLY, Connection, StoreDamaged,
-                     StoreReadOnly, _open, blob, checksum, hold, insert_sql, precision_of, result_code)
+                     RESULT_COLUMNS, SCHEMA_0, SCHEMA_VERSION, SQLITE_READONLY, Connection, StoreDamaged, StoreReadOnly,
+                     _open, blob, checksum, hold, insert_sql, precision_of, result_code)
 
 
 @dataclass

@@ -9,12 +9,12 @@ import atexit
 import fcntl
 import hashlib
 import os
+from pathlib import Path
 import sqlite3
 import tempfile
 import threading
-import weakref
-from pathlib import Path
 from typing import TYPE_CHECKING
+import weakref
 
 import numpy as np
 
