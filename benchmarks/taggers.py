@@ -4,7 +4,8 @@ Per tagger (the three with released weights use them, the other four the synthet
 ../shared/conformance, same arithmetic): real 30-s clips (../shared/conformance/clips), chunked as
 shrooms chunks them and run through `Tagger.predict_chunks` together, as precompute runs a group of
 tracks. Prints, as a markdown table, the median over --repeats of seconds of audio per second, achieved
-GFLOP/s (FLOPs of one pass counted by torch.utils.flop_counter, times passes, over time) and that as a
+GFLOP/s (FLOPs of one pass counted by torch.utils.flop_counter, times passes, over time; the variants of one
+tagger timed in turns, so a change in load falls on all alike) and that as a
 fraction of the same run's 2048² matmul peak (float32, and bfloat16 for the bf16 column), next to the
 original implementation's throughput measured in the same run ("original": the network as the study's code
 runs it — batch norms not folded, the checkpoint's subnormal values kept, contiguous memory, all a track's
@@ -83,10 +84,9 @@ def original_network(key: str, info: dict) -> tuple[int, torch.nn.Module]:
     return count_subnormal(state.values()), build_model(spec, state, key).eval()
 
 
-def original_speed(network: torch.nn.Module, tracks: list[np.ndarray], input_length: int, audio_seconds: float,
-                   repeats: int) -> float:
-    """Seconds of audio per second of `network` run as the original implementation runs it: each track's
-    chunks in one batch, under torch.no_grad."""
+def original_run(network: torch.nn.Module, tracks: list[np.ndarray], input_length: int):
+    """A function running `network` as the original implementation runs it: each track's chunks in one
+    batch, under torch.no_grad."""
     batches = [torch.from_numpy(chunk(t, input_length)) for t in tracks]
 
     def go() -> None:
@@ -94,7 +94,7 @@ def original_speed(network: torch.nn.Module, tracks: list[np.ndarray], input_len
             for batch in batches:
                 network(batch)
 
-    return audio_seconds / median_seconds(go, repeats)
+    return go
 
 
 def with_subnormals(key: str, network: torch.nn.Module, batch: int | None) -> Tagger:
@@ -123,13 +123,26 @@ def matmul_peak(dtype: torch.dtype, repeats: int, n: int = 2048) -> float:
     return 2 * n ** 3 / seconds / 1e9
 
 
-def measure(tagger, chunks: np.ndarray, audio_seconds: float, repeats: int) -> tuple[float, float]:
-    """(seconds of audio per second, achieved GFLOP/s) of `tagger` on `chunks`."""
+def flops(tagger, chunks: np.ndarray) -> int:
+    """FLOPs of one `predict_chunks` over `chunks`."""
     counter = FlopCounterMode(display=False)
     with counter:
         tagger.predict_chunks(chunks)
-    seconds = median_seconds(lambda: tagger.predict_chunks(chunks), repeats)
-    return audio_seconds / seconds, counter.get_total_flops() / seconds / 1e9
+    return counter.get_total_flops()
+
+
+def interleaved_seconds(runs: dict, repeats: int) -> dict:
+    """{name: median wall time} of every `runs[name]()`, after one warm-up call each, the runs taking turns
+    (a b c a b c …) so that a change in the machine's load falls on all of them alike."""
+    times: dict = {name: [] for name in runs}
+    for run in runs.values():
+        run()
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -158,17 +171,23 @@ def main() -> None:
         info = ref["models"][key]
         chunks = np.concatenate([chunk(t, TAGGERS[key].input_length) for t in tracks])
         in_checkpoint, original = original_network(key, info)
-        row = {"key": key, "chunks": len(chunks), "original": original_speed(
-            original, tracks, TAGGERS[key].input_length, audio_seconds, args.repeats)}
         network = fold_batch_norms(copy.deepcopy(original))  # as taggers ran it before issue #19
-        row["subnormals"] = (in_checkpoint, count_subnormal([*network.parameters(), *network.buffers()]))
+        row = {"key": key, "chunks": len(chunks),
+               "subnormals": (in_checkpoint, count_subnormal([*network.parameters(), *network.buffers()]))}
+        runs, work = {"original": original_run(original, tracks, TAGGERS[key].input_length)}, {}
         for precision in precisions:
             tagger = conformance_tagger(key, info, "cpu", precision, args.batch)
             row["batch"] = tagger.batch_size
-            row[precision] = measure(tagger, chunks, audio_seconds, args.repeats)
+            runs[precision] = lambda t=tagger: t.predict_chunks(chunks)
+            work[precision] = flops(tagger, chunks)
         if row["subnormals"][1] and "float32" in precisions:
-            row["with subnormals"] = measure(with_subnormals(key, network, args.batch), chunks, audio_seconds,
-                                             args.repeats)
+            slow = with_subnormals(key, network, args.batch)
+            runs["with subnormals"] = lambda t=slow: t.predict_chunks(chunks)
+            work["with subnormals"] = work["float32"]
+        seconds = interleaved_seconds(runs, args.repeats)
+        row["original"] = audio_seconds / seconds["original"]
+        for name in work:
+            row[name] = (audio_seconds / seconds[name], work[name] / seconds[name] / 1e9)
         rows.append(row)
         print(f"  {key} done", file=sys.stderr)
     peaks_now = {"float32": matmul_peak(torch.float32, args.repeats)}
@@ -176,7 +195,7 @@ def main() -> None:
     load = os.getloadavg()
     print(cpu)
     print(f"{len(tracks)} real 30-s clips ({audio_seconds:.0f} s of audio), {torch.get_num_threads()} threads, "
-          f"median of {args.repeats}; load average {load[0]:.1f} (a shared machine: compare within this run)")
+          f"median of {args.repeats}, the variants taking turns; load average {load[0]:.1f} (a shared machine: compare within this run)")
     print(f"2048² matmul peak: float32 {peak32:.0f} GFLOP/s (before/after {peaks['float32']:.0f}/{peaks_now['float32']:.0f})"
           + (f", bf16 {peaks['bf16']:.0f} GFLOP/s" if "bf16" in peaks else ""))
     print()

@@ -26,7 +26,8 @@ from .weights import file_sha256, find_weights, load_model, missing_message
 # Bump when the front ends or the way models run change numerically: cached results keyed on it are
 # then recomputed. 2: batch norms folded into the convolutions they follow. 3: 1-D convolutions run as
 # channels-last 2-D ones; CPU batches of spec.cpu_batch chunks. 4: the sample-level CNNs back on plain 1-D convolutions.
-TAGGER_VERSION = "4"
+# 5: Musicnn's CPU batch 10 chunks (batch-mates move a chunk's last bits).
+TAGGER_VERSION = "5"
 
 # Samples per forward pass on a GPU. On the CPU each tagger has its own measured batch (spec.cpu_batch).
 # Fixed batch sizes (the last batch zero-padded) keep the shapes, and so the kernels, the same from run to run;
