@@ -81,7 +81,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     """Tags and embeddings of every track, for every selected tagger, into the cache."""
     collection = load_collection(args.collection)
     if args.engine == "ray":
-        from .ray_engine import precompute_ray
+        from ..ray_engine import precompute_ray
         summary = precompute_ray(collection, model_keys(args.models), address=args.address,
                                  threads_per_actor=args.threads_per_actor, repair=args.repair)
     else:
@@ -218,7 +218,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_listening(args: argparse.Namespace) -> int:
     """The blind listening test's votes per pair of taggers (cast on the app's Listen page)."""
-    from .listening import report as listening_report
+    from ..listening import report as listening_report
     collection = load_collection(args.collection)
     result = listening_report(collection)
     if args.json:
