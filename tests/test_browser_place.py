@@ -207,7 +207,7 @@ def test_study_draws_joint_maps_then_placed_only(server, tmp_path) -> None:
             stars = [t for t in figure["traces"] if t["name"].startswith("new: ")]
             assert sorted(t["name"].split()[1] for t in stars) == sorted(groups), [t["name"] for t in stars]
             assert all(t["symbol"] == "star" and len(t["x"]) == 2 for t in stars)
-        page.get_by_text("Placed only (the collection's map, unchanged)", exact=True).click()
+        page.get_by_text("Placed only (the collection's t-SNE map, unchanged)", exact=True).click()
         for figure in wait_maps(page, "new: ", count, len(groups), title_has="placed on"):
             assert "mapped with" not in figure["title"]
             assert sum(t["name"].startswith("new: ") for t in figure["traces"]) == len(groups)
