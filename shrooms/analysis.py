@@ -31,7 +31,7 @@ from .agreement import model_agreement
 from .maps import SPACES, features, get_map
 from .space import in_space
 from .hubness import (K as HUB_K, MP_MAX_TRACKS, REDUCTION_NAMES, REDUCTIONS, TOP as HUB_TOP, checked_reduction,
-                      hubs, k_nearest, k_occurrence, reduced_distances, skewness)
+                      k_nearest, k_occurrence, occurrence_skewness, reduced_distances, top_rows)
 from .neighbours import check_rows, knn_sets, label_mix, neighbour_indices
 from .store import Store, StoredResults
 from .taggers import TAGGER_VERSION, TAGGERS, current_sha256, default_precision, get_spec
@@ -142,9 +142,8 @@ def split_knn_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndar
 def hub_rows(counts: np.ndarray, tracks: pd.DataFrame, top: int = HUB_TOP) -> list[dict]:
     """The `top` tracks of largest k-occurrence `counts` (n,) as the report names tracks: [{id, label,
     k_occurrence}], largest first, ties in collection order."""
-    order = np.argsort(-counts, kind="stable")[:top]
     return [{"id": str(tracks["id"][i]), "label": None if tracks["label"][i] != tracks["label"][i]
-             else tracks["label"][i], "k_occurrence": int(counts[i])} for i in order]
+             else tracks["label"][i], "k_occurrence": int(counts[i])} for i in top_rows(counts, top)]
 
 
 def hubness_summary(z: np.ndarray, tracks: pd.DataFrame, knn=None, k: int = HUB_K, top: int = HUB_TOP) -> dict:
@@ -170,7 +169,8 @@ def hubness_summary(z: np.ndarray, tracks: pd.DataFrame, knn=None, k: int = HUB_
         (``None`` for mutual proximity above `hubness.MP_MAX_TRACKS` tracks, with a ``note``).
     """
     counts = k_occurrence(z, k)
-    out = {"k": int(min(k, len(z) - 1)), "skewness": round(skewness(z, k), 6), "top": hub_rows(counts, tracks, top),
+    out = {"k": int(min(k, len(z) - 1)), "skewness": round(occurrence_skewness(counts), 6),
+           "top": hub_rows(counts, tracks, top),
            "knn_accuracy": None if knn is None else round(knn("none", None), 6), "reduced": {}}
     for reduction in REDUCTIONS[1:]:
         if reduction == "mp" and len(z) > MP_MAX_TRACKS:
@@ -180,7 +180,7 @@ def hubness_summary(z: np.ndarray, tracks: pd.DataFrame, knn=None, k: int = HUB_
             continue
         d = reduced_distances(z, reduction, k)
         reduced = k_occurrence(d, k, metric="precomputed")
-        out["reduced"][reduction] = {"skewness": round(skewness(d, k, metric="precomputed"), 6),
+        out["reduced"][reduction] = {"skewness": round(occurrence_skewness(reduced), 6),
                                      "knn_accuracy": None if knn is None else round(knn(reduction, d), 6),
                                      "top": hub_rows(reduced, tracks, top)}
     return out

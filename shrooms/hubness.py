@@ -184,16 +184,26 @@ def k_occurrence(x: np.ndarray, k: int = K, metric: str = METRIC) -> np.ndarray:
     return np.bincount(neighbours.ravel(), minlength=len(neighbours))
 
 
+def occurrence_skewness(counts: np.ndarray) -> float:
+    """Skewness of k-occurrence `counts` (n,) (`scipy.stats.skew`, biased estimator); 0.0 when every row
+    occurs equally often."""
+    return 0.0 if np.all(counts == counts[0]) else float(skew(counts))
+
+
+def top_rows(counts: np.ndarray, top: int = TOP) -> np.ndarray:
+    """Indices of the `top` largest k-occurrence `counts` (n,), largest first, ties by row order."""
+    return np.argsort(-counts, kind="stable")[:top]
+
+
 def skewness(x: np.ndarray, k: int = K, metric: str = METRIC) -> float:
     """Skewness of the k-occurrence (`scipy.stats.skew`, biased estimator): about 0 without hubs, large
     and positive when a few rows are everyone's neighbours. 0.0 when every row occurs equally often."""
-    counts = k_occurrence(x, k, metric)
-    return 0.0 if np.all(counts == counts[0]) else float(skew(counts))
+    return occurrence_skewness(k_occurrence(x, k, metric))
 
 
 def hubs(x: np.ndarray, k: int = K, top: int = TOP, metric: str = METRIC) -> tuple[np.ndarray, np.ndarray]:
     """The `top` rows of largest k-occurrence: (row indices (top,), their k-occurrences (top,)), largest
     first, ties by row order."""
     counts = k_occurrence(x, k, metric)
-    order = np.argsort(-counts, kind="stable")[:top]
+    order = top_rows(counts, top)
     return order, counts[order]
