@@ -62,7 +62,7 @@ def cast_network(model: nn.Module) -> nn.Module:
     return net
 
 
-def runner(tagger: Tagger, network: nn.Module, autocast: bool):
+def runner(network: nn.Module, autocast: bool):
     """A predict_batch for `network` on the CPU: bf16 by autocast, or as cast."""
 
     def run(batch: np.ndarray):
@@ -114,13 +114,13 @@ def main() -> None:
             other = other.to(memory_format=torch.contiguous_format)
         else:
             other = other.to(memory_format=torch.channels_last)
-        fp32 = runner(tagger, tagger.model, autocast=False)
+        fp32 = runner(tagger.model, autocast=False)
         go32, base_tags, _ = passes(key, fp32, chunks, tagger.batch_size)
         own = "channels-last" if spec.channels_last else "contiguous"
         flip = "contiguous" if spec.channels_last else "channels-last"
-        variants = {f"autocast, {own}": runner(tagger, tagger.model, True),
-                    f"autocast, {flip}": runner(tagger, other, True),
-                    f"cast weights, {own}": runner(tagger, cast_network(tagger.model), False)}
+        variants = {f"autocast, {own}": runner(tagger.model, True),
+                    f"autocast, {flip}": runner(other, True),
+                    f"cast weights, {own}": runner(cast_network(tagger.model), False)}
         runs, facts = {"float32": go32}, {}
         for name, run in variants.items():
             for batch in batches:

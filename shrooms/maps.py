@@ -371,7 +371,7 @@ class TagMap(TransformerMixin, BaseEstimator):
 
         Each row is placed on its own by locally linear placement (module docstring): at the weighted sum
         of its PLACEMENT_NEIGHBOURS nearest mapped rows' points, with the weights that best rebuild it from
-        them in the space. A track therefore lands at exactly the same spot whatever it is placed with, and
+        them in the space, plus the map's local response to what they do not rebuild. A track therefore lands at exactly the same spot whatever it is placed with, and
         a fitted row placed again lands on its own point. PCA maps: the linear projection, exactly. t-SNE
         and UMAP maps alike.
 
