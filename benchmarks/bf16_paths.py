@@ -37,7 +37,7 @@ from benchmarks.taggers import CLIPS, interleaved_seconds, machine, matmul_peak 
 from tests.conformance_models import clips, conformance_tagger, manifest  # noqa: E402
 
 from shrooms.audio import chunk  # noqa: E402
-from shrooms.taggers import TAGGERS, Tagger, bf16_supported  # noqa: E402
+from shrooms.taggers import TAGGERS, bf16_supported  # noqa: E402
 from shrooms.taggers.frontends import HarmonicSTFT, MelSpectrogram  # noqa: E402
 from shrooms.taggers.inference import predict_in_batches  # noqa: E402
 
